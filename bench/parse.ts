@@ -1,0 +1,71 @@
+/**
+ * Parser benchmark: parse + serialize throughput for a typical INVITE with SDP
+ * and a REGISTER with Authorization, on one core. Prints messages per second.
+ * Not a test: figures go to docs/performance.md by hand with the command.
+ */
+import { parseMessage } from '../lib/sip/parse.js';
+
+const SDP =
+  'v=0\r\no=alice 2890844526 2890844526 IN IP4 192.168.1.23\r\ns=-\r\nc=IN IP4 192.168.1.23\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n';
+
+export const INVITE = Buffer.from(
+  [
+    'INVITE sip:4991234567@sipd.example.com SIP/2.0',
+    'Via: SIP/2.0/UDP 192.168.1.23:5060;branch=z9hG4bK776asdhds;rport',
+    'Max-Forwards: 70',
+    'To: <sip:4991234567@sipd.example.com>',
+    'From: "Alice" <sip:alice@sipd.example.com>;tag=1928301774',
+    'Call-ID: a84b4c76e66710@pc33.example.com',
+    'CSeq: 314159 INVITE',
+    'Contact: <sip:alice@192.168.1.23:5060;transport=udp>',
+    'Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE',
+    'Supported: replaces, timer',
+    'User-Agent: Yealink SIP-T46S 66.86.0.15',
+    'Content-Type: application/sdp',
+    `Content-Length: ${SDP.length}`,
+    '',
+    SDP,
+  ].join('\r\n'),
+  'latin1',
+);
+
+export const REGISTER = Buffer.from(
+  [
+    'REGISTER sip:sipd.example.com SIP/2.0',
+    'Via: SIP/2.0/UDP 192.168.1.23:5060;branch=z9hG4bKnashds7;rport',
+    'Max-Forwards: 70',
+    'To: <sip:alice@sipd.example.com>',
+    'From: <sip:alice@sipd.example.com>;tag=a73kszlfl',
+    'Call-ID: 1j9FpLxk3uxtm8tn@192.168.1.23',
+    'CSeq: 2 REGISTER',
+    'Contact: <sip:alice@192.168.1.23:5060;rinstance=6f8e2c1a>;expires=3600;+sip.instance="<urn:uuid:00000000-0000-1000-8000-0004f2a1b2c3>"',
+    'Authorization: Digest username="alice", realm="sipd.example.com", nonce="ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210", uri="sip:sipd.example.com", response="6629fae49393a05397450978507c4ef1", algorithm=MD5, cnonce="0a4f113b", qop=auth, nc=00000001',
+    'User-Agent: MicroSIP/3.21.3',
+    'Expires: 3600',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n'),
+  'latin1',
+);
+
+export function measure(name: string, buf: Buffer, ms = 2000): number {
+  // warm-up
+  for (let i = 0; i < 20000; i++) parseMessage(buf).serialize();
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let i = 0; i < 1000; i++) parseMessage(buf).serialize();
+    n += 1000;
+    t = performance.now();
+  }
+  const rate = Math.round((n * 1000) / (t - t0));
+  process.stdout.write(`${name}: ${rate} parse+serialize/s (${buf.length} bytes)\n`);
+  return rate;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  measure('INVITE', INVITE);
+  measure('REGISTER', REGISTER);
+}

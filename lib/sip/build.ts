@@ -1,0 +1,66 @@
+/**
+ * Building messages: responses to a request (RFC 3261 §8.2.6), and the random
+ * identifiers sipd mints (branch, tag, Call-ID).
+ */
+import { randomBytes } from 'node:crypto';
+import { SipRequest, SipResponse, type HeaderField } from './message.js';
+import { reasonPhrase, safeReason } from './status.js';
+import { MAGIC_COOKIE } from './via.js';
+
+/** Random token of `bytes` random bytes, base64url (safe in tokens and params). */
+export function randomToken(bytes = 8): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** A new RFC 3261 branch: magic cookie + random. */
+export function newBranch(): string {
+  return MAGIC_COOKIE + randomToken(9);
+}
+
+export function newTag(): string {
+  return randomToken(6);
+}
+
+export function newCallId(host?: string): string {
+  return host ? `${randomToken(12)}@${host}` : randomToken(12);
+}
+
+export interface ResponseOptions {
+  reason?: string;
+  /** To tag to add when the request has none (a final response to a dialog-less request needs one). */
+  toTag?: string;
+  /** Extra header fields, `[name, value]`, written in this order after the copied ones. */
+  headers?: ReadonlyArray<readonly [string, string]>;
+  body?: Buffer;
+  contentType?: string;
+}
+
+/**
+ * RFC 3261 §8.2.6.2: copies Via (all, in order, as received), From, To, Call-ID,
+ * CSeq; adds a To tag for responses other than 100 when the request has none;
+ * Record-Route is copied for 2xx/18x to dialog-creating requests by the caller
+ * (proxy/UAS), not here.
+ */
+export function createResponse(req: SipRequest, status: number, opts: ResponseOptions = {}): SipResponse {
+  const headers: HeaderField[] = [];
+  for (const h of req.headers) {
+    if (h.name === 'via' || h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') headers.push(h);
+    else if (h.name === 'to') {
+      if (status !== 100 && req.toTag === undefined) {
+        const tag = opts.toTag ?? newTag();
+        headers.push({ name: 'to', value: `${h.value};tag=${tag}`, raw: undefined });
+      } else headers.push(h);
+    }
+  }
+  if (status === 100) {
+    const ts = req.get('timestamp');
+    if (ts !== undefined) headers.push({ name: 'timestamp', value: ts, raw: undefined }); // RFC 3261 §8.2.6.1
+  }
+  for (const [name, value] of opts.headers ?? []) headers.push({ name: name.toLowerCase(), value, raw: undefined });
+  const body = opts.body ?? Buffer.alloc(0);
+  if (opts.contentType !== undefined) headers.push({ name: 'content-type', value: opts.contentType, raw: undefined });
+  headers.push({ name: 'content-length', value: String(body.length), raw: undefined });
+  const res = new SipResponse(status, safeReason(opts.reason ?? reasonPhrase(status)), headers, body);
+  res.indexEager();
+  return res;
+}

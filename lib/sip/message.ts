@@ -1,0 +1,323 @@
+/**
+ * The SIP message model (RFC 3261 §7). A message keeps every header field as
+ * received (`raw`) beside its unfolded value; `serialize()` writes untouched
+ * fields byte for byte and re-encodes only fields that were added or changed
+ * (resiprocate's DIRTY rule). The fields every message needs for transaction
+ * matching and routing (top Via, Call-ID, CSeq, From/To tags, Max-Forwards,
+ * Content-Length) are parsed eagerly; everything else on demand.
+ *
+ * Strings are latin1: one character per byte, so re-encoding is exact. Use
+ * {@link latin1ToUtf8} to show a display name to a person.
+ */
+import { canonicalName, LIST_HEADERS, normalizeName } from './header-names.js';
+import { parseNameAddr, extractTag, type NameAddr } from './name-addr.js';
+import { splitOutside } from './split.js';
+import { parseUri, type SipUri } from './uri.js';
+import { parseVia, type Via } from './via.js';
+import { SipParseError } from './errors.js';
+
+export interface HeaderField {
+  /** Lower-case long name (`v` → `via`). */
+  readonly name: string;
+  /** Value with folding undone and outer blanks trimmed. */
+  readonly value: string;
+  /** The field exactly as received (name, colon, value, folding), without the final CRLF; undefined when created or changed here. */
+  readonly raw: string | undefined;
+}
+
+export interface CSeq {
+  readonly seq: number;
+  readonly method: string;
+}
+
+const EAGER = new Set(['via', 'call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length']);
+
+export abstract class SipMessage {
+  headers: HeaderField[];
+  body: Buffer;
+
+  /** Top Via (first element of the first Via field). */
+  via!: Via;
+  callId!: string;
+  cseq!: CSeq;
+  fromTag: string | undefined;
+  toTag: string | undefined;
+  /** undefined when absent. */
+  maxForwards: number | undefined;
+
+  #cache: Map<string, unknown> | undefined;
+
+  constructor(headers: HeaderField[], body: Buffer) {
+    this.headers = headers;
+    this.body = body;
+  }
+
+  abstract readonly isRequest: boolean;
+  abstract startLine(): string;
+
+  /** First field value of `name` (any case, compact forms accepted), or undefined. */
+  get(name: string): string | undefined {
+    const n = normalizeName(name);
+    for (const h of this.headers) if (h.name === n) return h.value;
+    return undefined;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Every value of `name`, list headers split into elements (RFC 3261 §7.3.1). */
+  getAll(name: string): string[] {
+    const n = normalizeName(name);
+    const out: string[] = [];
+    const list = LIST_HEADERS.has(n);
+    for (const h of this.headers) {
+      if (h.name !== n) continue;
+      if (list) for (const v of splitOutside(h.value)) out.push(v);
+      else out.push(h.value);
+    }
+    return out;
+  }
+
+  /** Replaces every field of `name` by one field with `value` (at the first one's place, else appended). */
+  set(name: string, value: string): this {
+    const n = normalizeName(name);
+    const field: HeaderField = { name: n, value, raw: undefined };
+    const idx = this.headers.findIndex((h) => h.name === n);
+    if (idx < 0) this.headers.push(field);
+    else {
+      this.headers = this.headers.filter((h, i) => i === idx || h.name !== n);
+      this.headers[idx] = field;
+    }
+    this.#changed(n);
+    return this;
+  }
+
+  /** Adds a field before the first field of the same name (Via, Record-Route), else at the top for Via, else at the end. */
+  prepend(name: string, value: string): this {
+    const n = normalizeName(name);
+    const field: HeaderField = { name: n, value, raw: undefined };
+    const idx = this.headers.findIndex((h) => h.name === n);
+    if (idx >= 0) this.headers.splice(idx, 0, field);
+    else if (n === 'via') this.headers.unshift(field);
+    else this.headers.push(field);
+    this.#changed(n);
+    return this;
+  }
+
+  append(name: string, value: string): this {
+    const n = normalizeName(name);
+    this.headers.push({ name: n, value, raw: undefined });
+    this.#changed(n);
+    return this;
+  }
+
+  remove(name: string): this {
+    const n = normalizeName(name);
+    this.headers = this.headers.filter((h) => h.name !== n);
+    this.#changed(n);
+    return this;
+  }
+
+  /**
+   * Removes the first element of a list header (the top Via, the first Route),
+   * keeping the rest of that field. Returns the removed element.
+   */
+  shift(name: string): string | undefined {
+    const n = normalizeName(name);
+    const idx = this.headers.findIndex((h) => h.name === n);
+    if (idx < 0) return undefined;
+    const parts = splitOutside(this.headers[idx]!.value);
+    const first = parts.shift();
+    if (parts.length === 0) this.headers.splice(idx, 1);
+    else this.headers[idx] = { name: n, value: parts.join(', '), raw: undefined };
+    this.#changed(n);
+    return first;
+  }
+
+  /** Sets the body and its Content-Length (and Content-Type when given). */
+  setBody(body: Buffer, contentType?: string): this {
+    this.body = body;
+    if (contentType !== undefined) this.set('content-type', contentType);
+    this.set('content-length', String(body.length));
+    return this;
+  }
+
+  /** From header, parsed on first use (throws SipParseError, cached, when malformed). */
+  from(): NameAddr {
+    return this.#parsed('from', () => parseNameAddr(this.get('from') ?? ''));
+  }
+
+  to(): NameAddr {
+    return this.#parsed('to', () => parseNameAddr(this.get('to') ?? ''));
+  }
+
+  /** Contacts (`*` is returned as the string '*'). */
+  contacts(): Array<NameAddr | '*'> {
+    return this.#parsed('contact', () =>
+      this.getAll('contact').map((c) => (c.trim() === '*' ? '*' : parseNameAddr(c))),
+    );
+  }
+
+  /** Every Via element, parsed. */
+  vias(): Via[] {
+    return this.#parsed('via*', () => this.getAll('via').map(parseVia));
+  }
+
+  /** Parses a header with the given parser once and caches the result or the error. */
+  protected parsedHeader<T>(key: string, fn: () => T): T {
+    return this.#parsed(key, fn);
+  }
+
+  #parsed<T>(key: string, fn: () => T): T {
+    this.#cache ??= new Map<string, unknown>();
+    const c = this.#cache.get(key) as { v?: T; e?: unknown } | undefined;
+    if (c !== undefined) {
+      if ('e' in c) throw c.e;
+      return c.v as T;
+    }
+    try {
+      const v = fn();
+      this.#cache!.set(key, { v });
+      return v;
+    } catch (e) {
+      this.#cache!.set(key, { e });
+      throw e;
+    }
+  }
+
+  #changed(n: string): void {
+    if (this.#cache !== undefined) {
+      for (const k of [...this.#cache.keys()]) if (k === n || k.startsWith(`${n}*`)) this.#cache.delete(k);
+    }
+    if (EAGER.has(n)) this.indexEager(n);
+  }
+
+  /** (Re)computes the eagerly parsed fields; `only` limits it to one header. */
+  indexEager(only?: string): void {
+    if (only === undefined || only === 'via') {
+      const v = this.get('via');
+      if (v !== undefined) {
+        const first = v.indexOf(',') < 0 ? v : splitOutside(v)[0];
+        if (first === undefined) throw new SipParseError('SIPD_ERR_PARSE_VIA', 'empty Via', { header: 'Via' });
+        this.via = parseVia(first);
+      }
+    }
+    if (only === undefined || only === 'call-id') {
+      const v = this.get('call-id');
+      if (v !== undefined) this.callId = v;
+    }
+    if (only === undefined || only === 'cseq') {
+      const v = this.get('cseq');
+      if (v !== undefined) this.cseq = parseCSeq(v);
+    }
+    if (only === undefined || only === 'from') {
+      const v = this.get('from');
+      this.fromTag = v === undefined ? undefined : extractTag(v);
+    }
+    if (only === undefined || only === 'to') {
+      const v = this.get('to');
+      this.toTag = v === undefined ? undefined : extractTag(v);
+    }
+    if (only === undefined || only === 'max-forwards') {
+      const v = this.get('max-forwards');
+      if (v === undefined) this.maxForwards = undefined;
+      else {
+        if (!/^\d{1,3}$/.test(v) || Number(v) > 255) {
+          throw new SipParseError('SIPD_ERR_PARSE_MAX_FORWARDS', 'bad Max-Forwards', { header: 'Max-Forwards' });
+        }
+        this.maxForwards = Number(v);
+      }
+    }
+  }
+
+  /** Writes the message: untouched fields as received, changed ones re-encoded; Content-Length always matches the body. */
+  serialize(): Buffer {
+    let head = this.startLine() + '\r\n';
+    let sawLength = false;
+    const bodyLen = this.body.length;
+    for (const h of this.headers) {
+      if (h.name === 'content-length') {
+        if (sawLength) continue;
+        sawLength = true;
+        if (h.raw !== undefined && Number(h.value) === bodyLen) head += h.raw + '\r\n';
+        else head += `Content-Length: ${bodyLen}\r\n`;
+        continue;
+      }
+      head += (h.raw ?? `${canonicalName(h.name)}: ${h.value}`) + '\r\n';
+    }
+    if (!sawLength) head += `Content-Length: ${bodyLen}\r\n`;
+    head += '\r\n';
+    if (bodyLen === 0) return Buffer.from(head, 'latin1');
+    const hb = Buffer.allocUnsafe(head.length + bodyLen);
+    hb.write(head, 0, 'latin1');
+    this.body.copy(hb, head.length);
+    return hb;
+  }
+
+  toString(): string {
+    return this.serialize().toString('latin1');
+  }
+
+  /** One-line summary for logs: method/status, Call-ID, CSeq, branch. */
+  summary(): string {
+    const first = this.isRequest ? (this as unknown as SipRequest).method : String((this as unknown as SipResponse).status);
+    return `${first} cseq=${this.cseq?.seq ?? '?'} ${this.cseq?.method ?? ''} call-id=${this.callId ?? '?'} branch=${this.via?.branch ?? '-'}`;
+  }
+}
+
+export class SipRequest extends SipMessage {
+  readonly isRequest = true as const;
+  method: string;
+  /** Request-URI text. Use {@link requestUri} for the parsed form. */
+  uri: string;
+
+  constructor(method: string, uri: string, headers: HeaderField[], body: Buffer) {
+    super(headers, body);
+    this.method = method;
+    this.uri = uri;
+  }
+
+  startLine(): string {
+    return `${this.method} ${this.uri} SIP/2.0`;
+  }
+
+  /** Parsed Request-URI (throws SipParseError, cached, when malformed). */
+  requestUri(): SipUri {
+    return this.parsedHeader(`ruri:${this.uri}`, () => parseUri(this.uri));
+  }
+}
+
+export class SipResponse extends SipMessage {
+  readonly isRequest = false as const;
+  status: number;
+  reason: string;
+
+  constructor(status: number, reason: string, headers: HeaderField[], body: Buffer) {
+    super(headers, body);
+    this.status = status;
+    this.reason = reason;
+  }
+
+  startLine(): string {
+    return `SIP/2.0 ${this.status} ${this.reason}`;
+  }
+}
+
+export type AnyMessage = SipRequest | SipResponse;
+
+const CSEQ_RE = /^(\d{1,10})\s+([A-Za-z0-9\-.!%*_+`'~]+)$/;
+
+/** RFC 3261 §20.16: `CSeq: 4711 INVITE`, sequence number below 2**31. */
+export function parseCSeq(v: string): CSeq {
+  const m = CSEQ_RE.exec(v);
+  if (m === null) throw new SipParseError('SIPD_ERR_PARSE_CSEQ', 'malformed CSeq', { header: 'CSeq' });
+  const seq = Number(m[1]);
+  if (seq >= 2 ** 31) throw new SipParseError('SIPD_ERR_PARSE_CSEQ', 'CSeq number out of range', { header: 'CSeq' });
+  return { seq, method: m[2]! };
+}
+
+/** Decodes latin1-held bytes as UTF-8 (display names, reason phrases for people). */
+export function latin1ToUtf8(s: string): string {
+  return Buffer.from(s, 'latin1').toString('utf8');
+}

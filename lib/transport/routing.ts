@@ -1,0 +1,50 @@
+/**
+ * Via processing on the receiving side (RFC 3261 §18.2.1, RFC 3581 §4) and the
+ * response destination (RFC 3261 §18.2.2, RFC 3581 §4). Pure functions over the
+ * parsed message and its flow.
+ */
+import type { SipRequest } from '../sip/message.js';
+import { bareHost } from '../sip/uri.js';
+import { formatVia } from '../sip/via.js';
+import type { Destination, Flow } from './types.js';
+
+/**
+ * Adds `received` when the sent-by host differs from the source address, and
+ * fills in an empty `rport` (RFC 3581 §4: then `received` is always added).
+ * Rewrites only the top Via element; other fields keep their raw bytes.
+ */
+export function stampVia(req: SipRequest, flow: Flow): void {
+  const v = req.via;
+  const src = flow.remote.address;
+  const needRport = v.rport === null;
+  const needReceived = needRport || bareHost(v.host) !== src.toLowerCase();
+  if (!needReceived) return;
+  const params = new Map(v.params);
+  params.set('received', src);
+  if (needRport) params.set('rport', String(flow.remote.port));
+  const top = formatVia({ transport: v.transport, host: v.host, port: v.port, params });
+  // Replace the first Via element, keeping any further elements of the same field.
+  req.shift('via');
+  req.prepend('via', top);
+}
+
+/**
+ * Where a response to `req` goes (RFC 3261 §18.2.2 with RFC 3581): reliable
+ * transports reuse the connection the request came on; otherwise maddr, then
+ * received+rport, then received + sent-by port, then sent-by.
+ */
+export function responseDestination(req: SipRequest, flow: Flow): Destination {
+  const v = req.via;
+  const proto = flow.proto;
+  if (proto === 'tcp') {
+    const host = v.received ?? flow.remote.address;
+    const port = typeof v.rport === 'number' ? v.rport : flow.remote.port;
+    return { proto, address: host, port, connId: flow.connId };
+  }
+  if (v.maddr !== undefined) return { proto, address: bareHost(v.maddr), port: v.port ?? 5060 };
+  if (v.received !== undefined) {
+    const port = typeof v.rport === 'number' ? v.rport : (v.port ?? 5060);
+    return { proto, address: bareHost(v.received), port };
+  }
+  return { proto, address: bareHost(v.host), port: v.port ?? 5060 };
+}
