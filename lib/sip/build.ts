@@ -5,7 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { SipRequest, SipResponse, type HeaderField } from './message.js';
 import { reasonPhrase, safeReason } from './status.js';
-import { MAGIC_COOKIE } from './via.js';
+import { MAGIC_COOKIE, parseVia, type Via } from './via.js';
+import type { PartialMessage } from './errors.js';
+import { extractTag } from './name-addr.js';
+import { splitOutside } from './split.js';
 
 /** Random token of `bytes` random bytes, base64url (safe in tokens and params). */
 export function randomToken(bytes = 8): string {
@@ -63,4 +66,44 @@ export function createResponse(req: SipRequest, status: number, opts: ResponseOp
   const res = new SipResponse(status, safeReason(opts.reason ?? reasonPhrase(status)), headers, body);
   res.indexEager();
   return res;
+}
+
+/**
+ * A response to a request that did not parse completely (RFC 3261 §21.4.1 400,
+ * §21.5.6 505): built from the fields read before the error. Returns undefined
+ * when the request had no usable Via (then nothing can be sent: drop it) or
+ * was an ACK (never answered).
+ */
+export function createResponseFromPartial(
+  partial: PartialMessage,
+  status: number,
+  reason: string,
+): { response: SipResponse; via: Via } | undefined {
+  if (partial.kind !== 'request' || partial.method === 'ACK') return undefined;
+  let via: Via | undefined;
+  const headers: HeaderField[] = [];
+  let hasToTag = false;
+  for (const h of partial.headers) {
+    if (h.name === 'via') {
+      if (via === undefined) {
+        try {
+          const first = splitOutside(h.value)[0];
+          if (first === undefined) return undefined;
+          via = parseVia(first);
+        } catch {
+          return undefined; // a Via we cannot read gives no address to answer to
+        }
+      }
+      headers.push(h);
+    } else if (h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') headers.push(h);
+    else if (h.name === 'to') {
+      hasToTag = extractTag(h.value) !== undefined;
+      headers.push(hasToTag ? h : { name: 'to', value: `${h.value};tag=${newTag()}`, raw: undefined });
+    }
+  }
+  if (via === undefined) return undefined;
+  headers.push({ name: 'content-length', value: '0', raw: undefined });
+  const res = new SipResponse(status, safeReason(reason), headers, Buffer.alloc(0));
+  res.via = via;
+  return { response: res, via };
 }

@@ -5,39 +5,45 @@
  */
 import type { SipRequest } from '../sip/message.js';
 import { bareHost } from '../sip/uri.js';
-import { formatVia } from '../sip/via.js';
+import { formatVia, type Via } from '../sip/via.js';
 import type { Destination, Flow } from './types.js';
 
 /**
- * Adds `received` when the sent-by host differs from the source address, and
- * fills in an empty `rport` (RFC 3581 §4: then `received` is always added).
- * Rewrites only the top Via element; other fields keep their raw bytes.
+ * The top Via as §18.2.1 wants it: `received` added when the sent-by host differs
+ * from the source address, an empty `rport` filled in (RFC 3581 §4: then
+ * `received` is always added). Returns undefined when nothing changes.
  */
-export function stampVia(req: SipRequest, flow: Flow): void {
-  const v = req.via;
+export function stampedVia(v: Via, flow: Flow): Via | undefined {
   const src = flow.remote.address;
   const needRport = v.rport === null;
   const needReceived = needRport || bareHost(v.host) !== src.toLowerCase();
-  if (!needReceived) return;
+  if (!needReceived) return undefined;
   const params = new Map(v.params);
   params.set('received', src);
   if (needRport) params.set('rport', String(flow.remote.port));
-  const top = formatVia({ transport: v.transport, host: v.host, port: v.port, params });
-  // Replace the first Via element, keeping any further elements of the same field.
-  req.shift('via');
-  req.prepend('via', top);
+  return { ...v, params, received: src, rport: needRport ? flow.remote.port : v.rport };
 }
 
 /**
- * Where a response to `req` goes (RFC 3261 §18.2.2 with RFC 3581): reliable
- * transports reuse the connection the request came on; otherwise maddr, then
+ * Applies {@link stampedVia} to a request: rewrites only the top Via element;
+ * other fields keep their raw bytes.
+ */
+export function stampVia(req: SipRequest, flow: Flow): void {
+  const s = stampedVia(req.via, flow);
+  if (s === undefined) return;
+  req.shift('via');
+  req.prepend('via', formatVia(s));
+}
+
+/**
+ * Where a response goes (RFC 3261 §18.2.2 with RFC 3581): reliable transports
+ * reuse the connection the request came on; otherwise maddr, then
  * received+rport, then received + sent-by port, then sent-by.
  */
-export function responseDestination(req: SipRequest, flow: Flow): Destination {
-  const v = req.via;
+export function responseDestinationFor(v: Via, flow: Flow): Destination {
   const proto = flow.proto;
   if (proto === 'tcp') {
-    const host = v.received ?? flow.remote.address;
+    const host = v.received !== undefined ? bareHost(v.received) : flow.remote.address;
     const port = typeof v.rport === 'number' ? v.rport : flow.remote.port;
     return { proto, address: host, port, connId: flow.connId };
   }
@@ -47,4 +53,9 @@ export function responseDestination(req: SipRequest, flow: Flow): Destination {
     return { proto, address: bareHost(v.received), port };
   }
   return { proto, address: bareHost(v.host), port: v.port ?? 5060 };
+}
+
+/** {@link responseDestinationFor} for a request whose top Via was already stamped. */
+export function responseDestination(req: SipRequest, flow: Flow): Destination {
+  return responseDestinationFor(req.via, flow);
 }
