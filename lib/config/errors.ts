@@ -62,9 +62,10 @@ export interface DiagnosticInit {
 class Diagnostic implements ConfigDiagnostic {
   readonly file: string;
   readonly line: number;
-  readonly column?: number;
-  readonly section?: string;
-  readonly key?: string;
+  // `declare`: absent optional fields are not own properties set to undefined.
+  declare readonly column?: number;
+  declare readonly section?: string;
+  declare readonly key?: string;
   readonly message: string;
   readonly severity: Severity;
   readonly code: ConfigDiagnosticCode;

@@ -21,6 +21,11 @@ export interface SectionToken {
   readonly kind: 'section';
   readonly name: string;
   readonly line: number;
+  /**
+   * The header was reported as an error. The token still opens a (void) section
+   * so the keys below it are not taken for the previous section's.
+   */
+  readonly invalid?: true;
 }
 
 export interface PairToken {
@@ -74,6 +79,12 @@ export function splitLines(text: string): string[] {
 export function tokenize(text: string, sink: DiagnosticSink): Token[] {
   const lines = splitLines(text);
   const out: Token[] = [];
+  // Name of the section the current line belongs to, for diagnostics.
+  let section: string | undefined;
+  const invalidHeader = (name: string, line: number): void => {
+    section = name === '' ? undefined : name;
+    out.push({ kind: 'section', name, line, invalid: true });
+  };
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n]!;
     const line = n + 1;
@@ -87,9 +98,11 @@ export function tokenize(text: string, sink: DiagnosticSink): Token[] {
       sink.error({
         line,
         column: ctl.index + 1,
+        ...(section !== undefined && raw[start] !== '[' ? { section } : {}),
         message: `control character U+${code} at column ${ctl.index + 1} (is this a text file?)`,
         code: 'SIPD_ERR_CONFIG_SYNTAX',
       });
+      if (raw[start] === '[') invalidHeader('', line);
       continue;
     }
 
@@ -101,6 +114,7 @@ export function tokenize(text: string, sink: DiagnosticSink): Token[] {
           message: `unclosed '[' in section header '${trimBlanksEnd(raw.slice(start))}' (expected [name])`,
           code: 'SIPD_ERR_CONFIG_SYNTAX',
         });
+        invalidHeader(trimBlanksEnd(raw.slice(start + 1)), line);
         continue;
       }
       const name = raw.slice(start + 1, close);
@@ -111,10 +125,12 @@ export function tokenize(text: string, sink: DiagnosticSink): Token[] {
           message: `unexpected text '${trimBlanksEnd(raw.slice(after))}' after section header [${name}]`,
           code: 'SIPD_ERR_CONFIG_SYNTAX',
         });
+        invalidHeader(name, line);
         continue;
       }
       if (name === '') {
         sink.error({ line, message: 'empty section name []', code: 'SIPD_ERR_CONFIG_SECTION_NAME' });
+        invalidHeader(name, line);
         continue;
       }
       if (/[ \t]/.test(name)) {
@@ -123,6 +139,7 @@ export function tokenize(text: string, sink: DiagnosticSink): Token[] {
           message: `section name '[${name}]' contains a blank (write [${name.replace(/[ \t]+/g, '')}]?)`,
           code: 'SIPD_ERR_CONFIG_SECTION_NAME',
         });
+        invalidHeader(name, line);
         continue;
       }
       if (!SECTION_NAME.test(name)) {
@@ -133,18 +150,22 @@ export function tokenize(text: string, sink: DiagnosticSink): Token[] {
             `use letters, digits and - _ . ! ~ * ' ( ) & = + $ ,`,
           code: 'SIPD_ERR_CONFIG_SECTION_NAME',
         });
+        invalidHeader(name, line);
         continue;
       }
+      section = name;
       out.push({ kind: 'section', name, line });
       continue;
     }
 
+    const inSection = section !== undefined ? { section } : {};
     const comment = inlineCommentAt(raw, start);
     const content = comment < 0 ? raw : raw.slice(0, comment);
     const eq = content.indexOf('=');
     if (eq < 0) {
       sink.error({
         line,
+        ...inSection,
         message: `expected key=value, [section] or ; comment, got '${trimBlanksEnd(content.slice(start))}'`,
         code: 'SIPD_ERR_CONFIG_SYNTAX',
       });
@@ -152,12 +173,13 @@ export function tokenize(text: string, sink: DiagnosticSink): Token[] {
     }
     const key = trimBlanksEnd(content.slice(start, eq));
     if (key === '') {
-      sink.error({ line, message: `missing key before '='`, code: 'SIPD_ERR_CONFIG_SYNTAX' });
+      sink.error({ line, ...inSection, message: `missing key before '='`, code: 'SIPD_ERR_CONFIG_SYNTAX' });
       continue;
     }
     if (!KEY.test(key)) {
       sink.error({
         line,
+        ...inSection,
         message: `invalid key '${key}' (a key is a word such as 'secret' or 'exten')`,
         code: 'SIPD_ERR_CONFIG_SYNTAX',
       });

@@ -65,6 +65,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
   let uri = '';
   let status = 0;
   let reason = '';
+  let versionError: SipParseError | undefined;
   if (startLine.startsWith('SIP/') || startLine.startsWith('sip/')) {
     kind = 'response';
     const sp1 = startLine.indexOf(' ');
@@ -87,7 +88,13 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
     if (uri.length === 0 || uri.indexOf(' ') >= 0 || uri.indexOf('\t') >= 0) {
       throw new SipParseError('SIPD_ERR_PARSE_START_LINE', 'bad Request-URI in request line');
     }
-    checkVersion(startLine.slice(sp2 + 1));
+    try {
+      checkVersion(startLine.slice(sp2 + 1));
+    } catch (err) {
+      // 505 needs the header fields to be sent back (RFC 3261 §8.2.2.1 ... §21.5.6): read them first.
+      if (!(err instanceof SipParseError) || err.status !== 505) throw err;
+      versionError = err;
+    }
   }
   const partial = (): PartialMessage => (kind === 'request' ? { kind, method, headers } : { kind, headers });
 
@@ -126,6 +133,10 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
     if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) value = value.trim();
     headers.push({ name, value, raw });
     pos = fieldEnd + 1;
+  }
+
+  if (versionError !== undefined) {
+    throw new SipParseError('SIPD_ERR_PARSE_VERSION', versionError.reason, { status: 505, partial: partial() });
   }
 
   // Framing (RFC 3261 §18.3, §20.14).

@@ -10,6 +10,7 @@ export function parseHostPort(s: string, defaultPort = 5060): Address | undefine
   let host: string;
   let portText: string | undefined;
   const t = s.trim();
+  if (t.length === 0) return undefined;
   if (t.startsWith('[')) {
     const close = t.indexOf(']');
     if (close < 0) return undefined;

@@ -1,0 +1,196 @@
+/**
+ * The machinery every transaction kind shares: one `handle(event)` entry point
+ * that runs events to completion (an event raised while another is being
+ * handled, such as a 0 ms timer on TCP or a TU call from inside a callback,
+ * is queued behind it), named timers on the injected clock that the state
+ * change clears (kirm/sip.js `leave`), sends whose synchronous transport errors
+ * are delivered on the next clock turn (so no handler runs inside
+ * `sendRequest`/`respond`), and TU callbacks that cannot throw into the layer.
+ * A timer that fires after its transaction ended, or after it was replaced, is
+ * ignored.
+ */
+import type { AnyMessage } from '../sip/message.js';
+import type { Destination, Flow, Transport } from '../transport/types.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { TimerConfig } from './timers.js';
+import type { CancelOptions } from './types.js';
+
+/** RFC 3261 timers, plus `cancel` (§9.1: no final response 64*T1 after CANCEL) and `stale` (a TU that never answers a non-INVITE request). */
+export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'cancel' | 'stale';
+
+export type TxEvent =
+  /** A message from the network that matched this transaction. */
+  | { readonly type: 'rx-msg'; readonly msg: AnyMessage; readonly flow: Flow }
+  /** From the TU: for a client transaction its request (start), for a server transaction a response. */
+  | { readonly type: 'tu-send'; readonly msg: AnyMessage }
+  /** From the TU: cancel this INVITE client transaction (§9.1). */
+  | { readonly type: 'tu-cancel'; readonly opts: CancelOptions }
+  | { readonly type: `timer:${TimerName}` }
+  | { readonly type: 'transport-error'; readonly err: Error };
+
+/** What a transaction needs from its layer. */
+export interface TxEnv {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly timers: TimerConfig;
+  readonly log: Logger;
+  /** Called once, when the transaction enters Terminated: the layer drops it from its table. */
+  removed(tx: Transaction<string>): void;
+}
+
+export abstract class Transaction<S extends string> {
+  #state: S;
+  #busy = false;
+  #endNotified = false;
+  #queue: TxEvent[] | undefined;
+  readonly #timers = new Map<TimerName, TimerHandle>();
+  readonly #deferred = new Set<TimerHandle>();
+  protected readonly env: TxEnv;
+  /** True when the transport does not need retransmissions (TCP). */
+  readonly reliable: boolean;
+  /** The table key the layer filed this transaction under. */
+  readonly key: string;
+
+  protected constructor(env: TxEnv, initial: S, reliable: boolean, key: string) {
+    this.env = env;
+    this.#state = initial;
+    this.reliable = reliable;
+    this.key = key;
+  }
+
+  get state(): S {
+    return this.#state;
+  }
+
+  get terminated(): boolean {
+    return this.#state === 'Terminated';
+  }
+
+  /** The single entry point of the state machine. Never throws. */
+  handle(ev: TxEvent): void {
+    if (this.terminated) return;
+    if (this.#busy) {
+      (this.#queue ??= []).push(ev);
+      return;
+    }
+    this.#busy = true;
+    try {
+      let e: TxEvent | undefined = ev;
+      while (e !== undefined && !this.terminated) {
+        try {
+          this.step(e);
+        } catch (err) {
+          this.env.log.error({ err, event: e.type, state: this.#state, key: this.key }, 'transaction failed; terminating it');
+          this.enter('Terminated' as S);
+        }
+        e = this.#queue?.shift();
+      }
+      if (this.terminated && !this.#endNotified) {
+        this.#endNotified = true;
+        this.onEnded();
+      }
+    } finally {
+      this.#busy = false;
+      this.#queue = undefined;
+    }
+  }
+
+  protected abstract step(ev: TxEvent): void;
+
+  /** Called once after the event that terminated the transaction was fully handled (so it follows onTimeout/onTransportError). */
+  protected abstract onEnded(): void;
+
+  /**
+   * Moves to `state`. Timers not listed in `keep` stop (leaving a state clears
+   * its timers); the caller then starts the new state's timers. Entering
+   * Terminated clears everything and removes the transaction from the layer.
+   */
+  protected enter(state: S, keep: readonly TimerName[] = []): void {
+    if (this.terminated) return;
+    this.#state = state;
+    for (const [name, h] of this.#timers) {
+      if (!keep.includes(name)) {
+        this.env.clock.clearTimer(h);
+        this.#timers.delete(name);
+      }
+    }
+    if (state === 'Terminated') {
+      this.#clearAll();
+      this.#queue = undefined;
+      this.env.removed(this);
+    }
+  }
+
+  /** Starts (or restarts) a timer; 0 ms fires right after the current event. */
+  protected startTimer(name: TimerName, ms: number): void {
+    const old = this.#timers.get(name);
+    if (old !== undefined) {
+      this.env.clock.clearTimer(old);
+      this.#timers.delete(name);
+    }
+    const type = `timer:${name}` as const;
+    if (ms <= 0) {
+      this.handle({ type });
+      return;
+    }
+    const h = this.env.clock.setTimer(ms, () => {
+      if (this.#timers.get(name) !== h) return;
+      this.#timers.delete(name);
+      this.handle({ type });
+    });
+    this.#timers.set(name, h);
+  }
+
+  /** Names of running timers (tests and debugging). */
+  get runningTimers(): TimerName[] {
+    return [...this.#timers.keys()];
+  }
+
+  /** Hands `msg` to the transport; its errors come back as a `transport-error` event, never synchronously. */
+  protected send(msg: AnyMessage, dest: Destination): void {
+    let sync = true;
+    const onError = (err: Error): void => {
+      if (sync) this.#defer(err);
+      else this.handle({ type: 'transport-error', err });
+    };
+    try {
+      this.env.transport.send(msg, dest, onError);
+    } catch (err) {
+      onError(err instanceof Error ? err : new Error(String(err)));
+    }
+    sync = false;
+  }
+
+  #defer(err: Error): void {
+    const h = this.env.clock.setTimer(0, () => {
+      this.#deferred.delete(h);
+      this.handle({ type: 'transport-error', err });
+    });
+    this.#deferred.add(h);
+  }
+
+  /** Runs a TU callback; an exception is logged, never propagated into the layer or the clock. */
+  protected callTu(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.env.log.error({ err, callback: what, key: this.key }, 'transaction user callback threw');
+    }
+  }
+
+  /** Stops every timer without notifying anybody (layer close). */
+  dispose(): void {
+    this.#endNotified = true;
+    this.#clearAll();
+    this.#queue = undefined;
+    this.#state = 'Terminated' as S;
+  }
+
+  #clearAll(): void {
+    for (const h of this.#timers.values()) this.env.clock.clearTimer(h);
+    this.#timers.clear();
+    for (const h of this.#deferred) this.env.clock.clearTimer(h);
+    this.#deferred.clear();
+  }
+}

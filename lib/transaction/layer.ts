@@ -1,0 +1,246 @@
+/**
+ * The transaction layer (RFC 3261 §17): the tables of live client and server
+ * transactions, matching of incoming messages (key.ts), and dispatch to the TU.
+ * Transport → `receive()` → a matching transaction, or a new server transaction
+ * and `tu.onRequest`; the TU → `sendRequest()` → a new client transaction.
+ * Every message, timer and TU callback runs inside a try/catch: `receive` never
+ * throws and a throwing TU gets its request answered with 500 (STYLE §4.3,
+ * resiprocate's "every request must be answered"). Terminated transactions
+ * leave the tables at once, with all their timers cleared.
+ */
+import { createResponse } from '../sip/build.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { Destination, Flow, Transport } from '../transport/types.js';
+import type { Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { ClientInviteTransaction } from './client-invite.js';
+import { ClientNonInviteTransaction } from './client-non-invite.js';
+import { TransactionUsageError } from './errors.js';
+import type { Transaction, TxEnv } from './fsm.js';
+import { clientKey, isRfc3261Branch, legacyKey, legacyToTagMatches, matchMethod, responseKey, serverKey } from './key.js';
+import { ServerInviteTransaction } from './server-invite.js';
+import { ServerNonInviteTransaction } from './server-non-invite.js';
+import { createTimerConfig, type TimerConfig, type TimerOptions } from './timers.js';
+import type { ClientHandler, ClientTransaction, TransactionUser } from './types.js';
+
+export interface TransactionLayerOptions {
+  transport: Transport;
+  clock: Clock;
+  /** T1/T2/T4 in ms (defaults 500/4000/5000); every other timer derives from them. */
+  timers?: TimerOptions;
+  log?: Logger;
+  tu: TransactionUser;
+  /** Send 100 Trying for every new INVITE at once (§17.2.1). Default true. */
+  autoTrying?: boolean;
+}
+
+type ClientTx = ClientInviteTransaction | ClientNonInviteTransaction;
+type ServerTx = ServerInviteTransaction | ServerNonInviteTransaction;
+
+export class TransactionLayer {
+  readonly timers: TimerConfig;
+  readonly #tu: TransactionUser;
+  readonly #log: Logger;
+  readonly #autoTrying: boolean;
+  readonly #env: TxEnv;
+  readonly #clients = new Map<string, ClientTx>();
+  /** RFC 3261 branch (magic cookie) server transactions: one per key. */
+  readonly #servers = new Map<string, ServerTx>();
+  /** RFC 2543 server transactions: buckets by key, told apart by To tag. */
+  readonly #legacy = new Map<string, ServerTx[]>();
+  #legacyCount = 0;
+  #closed = false;
+
+  constructor(opts: TransactionLayerOptions) {
+    this.timers = createTimerConfig(opts.timers);
+    this.#tu = opts.tu;
+    this.#log = (opts.log ?? silentLogger).child({ component: 'transaction' });
+    this.#autoTrying = opts.autoTrying ?? true;
+    this.#env = Object.freeze({
+      transport: opts.transport,
+      clock: opts.clock,
+      timers: this.timers,
+      log: this.#log,
+      removed: (tx: Transaction<string>) => this.#removed(tx),
+    });
+  }
+
+  /** Live transactions (a burst followed by enough clock time must bring both to 0). */
+  get size(): { client: number; server: number } {
+    return { client: this.#clients.size, server: this.#servers.size + this.#legacyCount };
+  }
+
+  /** From the transport: one parsed message and the flow it came on. Never throws. */
+  receive(msg: SipRequest | SipResponse, flow: Flow): void {
+    if (this.#closed) return;
+    try {
+      if (msg.isRequest) this.#onRequest(msg, flow);
+      else this.#onResponse(msg, flow);
+    } catch (err) {
+      this.#log.error({ err, msg: summary(msg) }, 'transaction layer failed on a message');
+    }
+  }
+
+  /**
+   * Starts a client transaction for `req` (not ACK: an ACK for a 2xx is sent by
+   * the TU straight through the transport). The request must carry its top Via
+   * with a fresh RFC 3261 branch (`newBranch()`). Handler callbacks never run
+   * before this returns.
+   */
+  sendRequest(req: SipRequest, dest: Destination, handler: ClientHandler): ClientTransaction {
+    if (this.#closed) throw new TransactionUsageError('the transaction layer is closed');
+    if (req.method === 'ACK') {
+      throw new TransactionUsageError('an ACK has no client transaction: send the ACK for a 2xx with transport.send()');
+    }
+    const branch = req.via.branch;
+    if (!isRfc3261Branch(branch)) {
+      throw new TransactionUsageError(`the top Via of a new request needs a branch starting with z9hG4bK (use newBranch()), got ${String(branch)}`);
+    }
+    const key = clientKey(branch, req.cseq.method);
+    if (this.#clients.has(key)) {
+      throw new TransactionUsageError(`a client transaction with branch ${branch} and method ${req.cseq.method} already exists`);
+    }
+    if (req.method === 'INVITE') {
+      const tx = new ClientInviteTransaction(this.#env, key, req, dest, handler, (r, d, h) => this.sendRequest(r, d, h));
+      this.#clients.set(key, tx);
+      tx.start();
+      return tx;
+    }
+    const tx = new ClientNonInviteTransaction(this.#env, key, req, dest, handler);
+    this.#clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+
+  /** Clears every timer and empties the tables; later messages are ignored. No callbacks run. */
+  close(): void {
+    this.#closed = true;
+    for (const tx of this.#clients.values()) tx.dispose();
+    for (const tx of this.#servers.values()) tx.dispose();
+    for (const bucket of this.#legacy.values()) for (const tx of bucket) tx.dispose();
+    this.#clients.clear();
+    this.#servers.clear();
+    this.#legacy.clear();
+    this.#legacyCount = 0;
+  }
+
+  #onResponse(res: SipResponse, flow: Flow): void {
+    // RFC 3261 §17.1.3
+    const key = responseKey(res);
+    const tx = key === undefined ? undefined : this.#clients.get(key);
+    if (tx !== undefined) {
+      tx.handle({ type: 'rx-msg', msg: res, flow });
+      return;
+    }
+    try {
+      this.#tu.onStrayResponse(res, flow);
+    } catch (err) {
+      this.#log.error({ err, msg: summary(res) }, 'onStrayResponse threw');
+    }
+  }
+
+  #onRequest(req: SipRequest, flow: Flow): void {
+    if (req.method === 'ACK') {
+      this.#onAck(req, flow);
+      return;
+    }
+    const existing = this.#findServer(req, req.method);
+    if (existing !== undefined) {
+      existing.handle({ type: 'rx-msg', msg: req, flow });
+      return;
+    }
+    const stx = this.#createServer(req, flow);
+    if (req.method === 'CANCEL') stx.cancelled = this.#findServer(req, 'INVITE'); // §9.2
+    if (stx instanceof ServerInviteTransaction) stx.start(this.#autoTrying);
+    else stx.start();
+    try {
+      this.#tu.onRequest(req, stx, flow);
+    } catch (err) {
+      this.#log.error({ err, msg: summary(req) }, 'onRequest threw; answering 500');
+      if (!stx.completed && !stx.terminated) stx.respond(createResponse(req, 500, { reason: 'Server Internal Error' }));
+    }
+    const invite = stx.cancelled;
+    if (invite !== undefined && !invite.completed && invite.onCancel !== undefined) {
+      try {
+        invite.onCancel();
+      } catch (err) {
+        this.#log.error({ err, msg: summary(invite.request) }, 'onCancel threw');
+      }
+    }
+  }
+
+  /** §17.2.3: an ACK matching an INVITE server transaction with a non-2xx final is absorbed; any other ACK goes to the TU. */
+  #onAck(ack: SipRequest, flow: Flow): void {
+    const stx = this.#findServer(ack, 'INVITE');
+    if (stx !== undefined && (stx.state === 'Completed' || stx.state === 'Confirmed')) {
+      stx.handle({ type: 'rx-msg', msg: ack, flow });
+      return;
+    }
+    if (stx !== undefined && stx.state === 'Proceeding') {
+      this.#log.debug({ msg: summary(ack) }, 'ACK before a final response; dropped');
+      return;
+    }
+    // No match, or RFC 6026 Accepted: the ACK for a 2xx is the TU's.
+    try {
+      this.#tu.onRequest(ack, undefined, flow);
+    } catch (err) {
+      this.#log.error({ err, msg: summary(ack) }, 'onRequest threw on an ACK');
+    }
+  }
+
+  /** The server transaction `req` matches when looked up as `method` (ACK and CANCEL look for the INVITE). */
+  #findServer(req: SipRequest, method: string): ServerTx | undefined {
+    const key = serverKey(req, matchMethod(method));
+    if (key !== undefined) return this.#servers.get(key);
+    const bucket = this.#legacy.get(legacyKey(req, matchMethod(method)));
+    if (bucket === undefined) return undefined;
+    for (const tx of bucket) if (legacyToTagMatches(req, tx.request, tx.lastResponse)) return tx;
+    return undefined;
+  }
+
+  #createServer(req: SipRequest, flow: Flow): ServerTx {
+    const key = serverKey(req);
+    if (key !== undefined) {
+      const stx = this.#newServer(key, req, flow);
+      this.#servers.set(key, stx);
+      return stx;
+    }
+    const lkey = legacyKey(req);
+    const stx = this.#newServer(lkey, req, flow);
+    const bucket = this.#legacy.get(lkey);
+    if (bucket === undefined) this.#legacy.set(lkey, [stx]);
+    else bucket.push(stx);
+    this.#legacyCount++;
+    return stx;
+  }
+
+  #newServer(key: string, req: SipRequest, flow: Flow): ServerTx {
+    return req.method === 'INVITE'
+      ? new ServerInviteTransaction(this.#env, key, req, flow)
+      : new ServerNonInviteTransaction(this.#env, key, req, flow);
+  }
+
+  #removed(tx: Transaction<string>): void {
+    if (tx instanceof ClientInviteTransaction || tx instanceof ClientNonInviteTransaction) {
+      if (this.#clients.get(tx.key) === tx) this.#clients.delete(tx.key);
+      return;
+    }
+    if (this.#servers.get(tx.key) === tx) {
+      this.#servers.delete(tx.key);
+      return;
+    }
+    const bucket = this.#legacy.get(tx.key);
+    if (bucket === undefined) return;
+    const i = bucket.indexOf(tx as ServerTx);
+    if (i < 0) return;
+    bucket.splice(i, 1);
+    this.#legacyCount--;
+    if (bucket.length === 0) this.#legacy.delete(tx.key);
+  }
+}
+
+function summary(msg: SipRequest | SipResponse): string {
+  return msg.summary();
+}
+
+export type { CancelOptions, ClientHandler, ClientTransaction, ServerTransaction, TransactionUser } from './types.js';
