@@ -9,7 +9,10 @@ import { createLogger, type Logger } from './util/log.js';
 import { prettyLogStream } from './util/pretty-log.js';
 import { messageIn, messageOut, type TraceEvent } from './transport/trace.js';
 import { parseHostPort } from './transport/address.js';
-import { SipdServer, hostName } from './server.js';
+import { CONFIG_FILE, SipdServer, hostName } from './server.js';
+import { ConfigLoadError, formatSummary, readConfigFile, type NumberingOptions } from './config/index.js';
+import { readPidFile } from './pidfile.js';
+import { readReloadStatus } from './reload-status.js';
 import { VERSION } from './version.js';
 
 /** The original's single-dash flags (Go's flag package) → commander's long options. */
@@ -58,6 +61,7 @@ interface Opts {
   reload?: boolean;
   version?: boolean;
   logJson?: boolean;
+  check?: boolean | string;
 }
 
 const ABOUT = `sipd ${VERSION} - SIP registrar, stateful proxy and small-office PBX
@@ -79,6 +83,7 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('-s, --dir <directory>', "the server's working directory (sip.conf, sipd.sqlite3, sipd.pid)").default('.'))
     .addOption(new Option('-r, --reload', 'reload sip.conf in the running server'))
     .addOption(new Option('-v, --version', 'print name, version and host name'))
+    .addOption(new Option('--check [file]', 'validate sip.conf (or FILE) offline and print how sipd understood it'))
     .addOption(new Option('--log-json', 'write logs as JSON lines (pino) instead of text'))
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -122,13 +127,87 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   }
   if (!/^\d{1,4}$/.test(opts.countryCode)) return fail(io, `bad country code '${opts.countryCode}' (-c): expected 1 to 4 digits`);
   if (!/^\d{1,6}$/.test(opts.cityCode)) return fail(io, `bad city code '${opts.cityCode}' (-cc): expected 1 to 6 digits`);
-  if (opts.reload) return fail(io, 'reload (-r) is not available yet in this version');
+  const workDir = path.resolve(opts.dir);
+  const numbering: NumberingOptions = { countryCode: opts.countryCode, cityCode: opts.cityCode };
+  if (opts.check !== undefined && opts.check !== false) {
+    return check(typeof opts.check === 'string' ? path.resolve(opts.check) : path.join(workDir, CONFIG_FILE), numbering, io);
+  }
+  if (opts.reload) return reload(workDir, numbering, io);
   const bind = parseHostPort(opts.bind);
   if (bind === undefined) {
     return fail(io, `bad listen address '${opts.bind}' (-b): expected IP:PORT, e.g. 127.0.0.1:5060 or [::1]:5060`);
   }
-  const workDir = path.resolve(opts.dir);
-  return runServer({ bind, workDir, debug: opts.debug === true, logJson: opts.logJson === true }, io);
+  return runServer({ bind, workDir, numbering, debug: opts.debug === true, logJson: opts.logJson === true }, io);
+}
+
+/** Relative file names read better in messages when the file is under the current directory. */
+function shown(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+}
+
+/** Prints every error and warning of a ConfigLoadError; returns 1. */
+function configFailed(io: CliIo, err: ConfigLoadError): number {
+  for (const d of err.diagnostics) io.stderr.write(`${d.toString()}\n`);
+  for (const w of err.warnings) io.stderr.write(`${w.toString()}\n`);
+  const n = err.diagnostics.length;
+  io.stderr.write(`sipd: ${n} error${n === 1 ? '' : 's'} in ${shown(err.diagnostics[0]?.file ?? CONFIG_FILE)}\n`);
+  return 1;
+}
+
+/** `sipd --check`: offline validation and the summary of how sipd understood the file. */
+function check(file: string, numbering: NumberingOptions, io: CliIo): number {
+  try {
+    const { config, warnings } = readConfigFile(shown(file), numbering);
+    for (const w of warnings) io.stderr.write(`${w.toString()}\n`);
+    io.stdout.write(formatSummary(config));
+    if (!formatSummary(config).endsWith('\n')) io.stdout.write('\n');
+    io.stdout.write(`${shown(file)}: OK${warnings.length ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigLoadError) return configFailed(io, err);
+    throw err;
+  }
+}
+
+/**
+ * `sipd -r`: validates sip.conf here (errors → exit 1, nothing signalled), then
+ * sends SIGHUP to the server named by sipd.pid and prints what it reports.
+ */
+async function reload(workDir: string, numbering: NumberingOptions, io: CliIo, waitMs = 5000): Promise<number> {
+  const file = path.join(workDir, CONFIG_FILE);
+  try {
+    const { warnings } = readConfigFile(shown(file), numbering);
+    for (const w of warnings) io.stderr.write(`${w.toString()}\n`);
+  } catch (err) {
+    if (err instanceof ConfigLoadError) return configFailed(io, err);
+    throw err;
+  }
+  const pid = readPidFile(workDir);
+  if (pid === undefined) return fail(io, `no running sipd found: there is no sipd.pid in ${workDir} (start sipd with -s ${workDir})`);
+  if (!pid.running) {
+    return fail(io, `no running sipd found: ${shown(pid.file)} names process ${pid.pid}, which is not running (a stale pid file)`);
+  }
+  const before = Date.now();
+  try {
+    process.kill(pid.pid, 'SIGHUP');
+  } catch (err) {
+    return fail(io, `cannot signal sipd (pid ${pid.pid}): ${(err as Error).message}`);
+  }
+  const deadline = before + waitMs;
+  while (Date.now() < deadline) {
+    const st = readReloadStatus(workDir);
+    if (st !== undefined && st.pid === pid.pid && st.at >= before - 5 && st.trigger === 'SIGHUP') {
+      if (st.ok) {
+        io.stdout.write(`sipd (pid ${pid.pid}) reloaded ${shown(file)}: ${st.changes ?? 'no changes'}\n`);
+        return 0;
+      }
+      for (const e of st.errors ?? []) io.stderr.write(`${e}\n`);
+      return fail(io, `sipd (pid ${pid.pid}) kept its running configuration: ${shown(file)} has errors`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return fail(io, `sent SIGHUP to sipd (pid ${pid.pid}) but it did not confirm the reload within ${waitMs / 1000} s; see its log`);
 }
 
 function fail(io: CliIo, message: string): number {
@@ -137,7 +216,7 @@ function fail(io: CliIo, message: string): number {
 }
 
 async function runServer(
-  o: { bind: { address: string; port: number }; workDir: string; debug: boolean; logJson: boolean },
+  o: { bind: { address: string; port: number }; workDir: string; numbering: NumberingOptions; debug: boolean; logJson: boolean },
   io: CliIo,
 ): Promise<number> {
   const level = o.debug ? 'debug' : 'info';
@@ -145,15 +224,17 @@ async function runServer(
   const unsubscribe = o.debug ? subscribeTrace(io.stdout) : () => {};
   let server: SipdServer;
   try {
-    server = await SipdServer.start({ bind: o.bind, log });
+    server = await SipdServer.start({ bind: o.bind, log, workDir: o.workDir, numbering: o.numbering, watch: true, pidFile: true });
   } catch (err) {
     unsubscribe();
+    if (err instanceof ConfigLoadError) return configFailed(io, err);
     return fail(io, err instanceof Error ? err.message : String(err));
   }
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
       log.info({ signal }, 'shutting down');
       server.close().then(
         () => {
@@ -168,8 +249,16 @@ async function runServer(
     };
     const onInt = () => stop('SIGINT');
     const onTerm = () => stop('SIGTERM');
+    const onHup = () => {
+      try {
+        server.reload('SIGHUP');
+      } catch (err) {
+        log.error({ err }, 'reload failed');
+      }
+    };
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
   });
 }
 

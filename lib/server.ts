@@ -1,10 +1,19 @@
 /**
- * Wiring: builds the layers (transport → transaction → router), injects the
- * clock, logger and timer settings, and owns their lifecycle. The only module
- * that constructs real sockets and the system clock.
+ * Wiring: loads sip.conf, builds the layers (transport → transaction →
+ * router), injects the clock, logger and timer settings, and owns their
+ * lifecycle, the pid file and reloads. The only module that constructs real
+ * sockets and uses the system clock.
+ *
+ * Reload (SIGHUP, `sipd -r`, a change of sip.conf on disk) parses and
+ * validates the whole new file, then swaps the immutable Config reference in
+ * one assignment; an invalid file leaves the running config in place. A
+ * request reads the config once on entry, so a reload never changes a call
+ * halfway through.
  */
 import os from 'node:os';
-import { systemClock, type Clock } from './util/clock.js';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { systemClock, type Clock, type TimerHandle } from './util/clock.js';
 import type { Logger } from './util/log.js';
 import { createResponseFromPartial } from './sip/build.js';
 import type { SipParseError } from './sip/errors.js';
@@ -13,43 +22,95 @@ import { responseDestinationFor, stampedVia } from './transport/routing.js';
 import type { Address, Flow } from './transport/types.js';
 import { TransactionLayer } from './transaction/layer.js';
 import { Router } from './pbx/router.js';
+import { ConfigLoadError, diffConfigs, formatDiff, readConfigFile, type Config, type LoadResult, type NumberingOptions } from './config/index.js';
+import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { writeReloadStatus, type ReloadStatus } from './reload-status.js';
 import { VERSION } from './version.js';
+
+export const CONFIG_FILE = 'sip.conf';
 
 export interface ServerOptions {
   /** Listen address (UDP and TCP). Port 0 picks a free port. */
   bind: { address: string; port: number };
   log: Logger;
+  /** Working directory: sip.conf, sipd.pid, sipd.reload.json. */
+  workDir: string;
+  /** `-c` and `-cc`. */
+  numbering: NumberingOptions;
   clock?: Clock;
   /** RFC 3261 timers in ms (defaults T1 500, T2 4000, T4 5000). */
   timers?: { t1?: number; t2?: number; t4?: number };
   maxMessageSize?: number;
   tcpIdleTimeoutMs?: number;
+  /** Watch sip.conf and reload on change (default false; the CLI turns it on). */
+  watch?: boolean;
+  /** Quiet time after the last change on disk before reloading (default 300 ms). */
+  watchDebounceMs?: number;
+  /** Own sipd.pid and sipd.reload.json in the working directory (default false; the CLI turns it on). */
+  pidFile?: boolean;
 }
 
 export class SipdServer {
-  readonly #transport: TransportManager;
-  readonly #transactions: TransactionLayer;
+  readonly #opts: ServerOptions;
   readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #confPath: string;
+  #config: Config;
+  #configText: string;
+  #lastChange: { at: number; trigger: string; changes: string } | undefined;
+  #transport!: TransportManager;
+  #transactions!: TransactionLayer;
+  #watcher: FSWatcher | undefined;
+  #debounce: TimerHandle | undefined;
   #closed = false;
 
-  private constructor(transport: TransportManager, transactions: TransactionLayer, log: Logger) {
-    this.#transport = transport;
-    this.#transactions = transactions;
-    this.#log = log;
+  private constructor(opts: ServerOptions, config: Config, text: string) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
+    this.#confPath = path.join(opts.workDir, CONFIG_FILE);
+    this.#config = config;
+    this.#configText = text;
   }
 
+  /**
+   * Loads sip.conf (throws ConfigLoadError with every error), refuses to share
+   * a working directory with a running sipd, binds the sockets (throws a
+   * TransportError naming the address), then starts watching sip.conf.
+   */
   static async start(opts: ServerOptions): Promise<SipdServer> {
-    const clock = opts.clock ?? systemClock;
     const log = opts.log;
-    const router = new Router({ log: log.child({ component: 'router' }), serverName: `sipd/${VERSION}` });
-    // The transaction layer and the transport refer to each other; the transport is created first.
+    const confPath = path.join(opts.workDir, CONFIG_FILE);
+    const { config, warnings, text } = readConfigFile(confPath, opts.numbering);
+    for (const w of warnings) log.warn(w.toString());
+    if (opts.pidFile) {
+      const other = readPidFile(opts.workDir);
+      if (other?.running && other.pid !== process.pid) {
+        throw new Error(`another sipd (pid ${other.pid}) is already running in ${opts.workDir} (${other.file})`);
+      }
+    }
+    const server = new SipdServer(opts, config, text);
+    await server.#listen();
+    if (opts.pidFile) {
+      writePidFile(opts.workDir, process.pid, (stale) => log.warn({ stalePid: stale }, 'replaced a stale sipd.pid (that process is gone)'));
+    }
+    if (opts.watch) server.#watch();
+    log.info(
+      { address: server.address.address, port: server.address.port, clients: config.clients.size, realm: server.realm },
+      `sipd ${VERSION} listening on udp and tcp`,
+    );
+    return server;
+  }
+
+  async #listen(): Promise<void> {
+    const opts = this.#opts;
+    const router = new Router({ log: this.#log.child({ component: 'router' }), serverName: `sipd/${VERSION}` });
     let transactions: TransactionLayer | undefined;
-    let transport: TransportManager | undefined;
-    transport = await TransportManager.listen({
+    const transport = await TransportManager.listen({
       host: opts.bind.address,
       port: opts.bind.port,
-      clock,
-      log: log.child({ component: 'transport' }),
+      clock: this.#clock,
+      log: this.#log.child({ component: 'transport' }),
       ...(opts.maxMessageSize !== undefined ? { maxMessageSize: opts.maxMessageSize } : {}),
       ...(opts.tcpIdleTimeoutMs !== undefined ? { idleTimeoutMs: opts.tcpIdleTimeoutMs } : {}),
       onMessage: (msg, flow) => transactions?.receive(msg, flow),
@@ -57,18 +118,27 @@ export class SipdServer {
     });
     transactions = new TransactionLayer({
       transport,
-      clock,
-      log: log.child({ component: 'transaction' }),
+      clock: this.#clock,
+      log: this.#log.child({ component: 'transaction' }),
       tu: router,
       ...(opts.timers ? { timers: opts.timers } : {}),
     });
-    const server = new SipdServer(transport, transactions, log);
-    log.info({ address: transport.local.address, port: transport.local.port }, `sipd ${VERSION} listening on udp and tcp`);
-    return server;
+    this.#transport = transport;
+    this.#transactions = transactions;
   }
 
   get address(): Address {
     return this.#transport.local;
+  }
+
+  /** The configuration in force (immutable; replaced as a whole by reloads). */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Digest realm: `[general] realm`, else the host name (as the original). */
+  get realm(): string {
+    return this.#config.general.realm ?? os.hostname();
   }
 
   /** Live transactions (for tests and the admin). */
@@ -76,14 +146,80 @@ export class SipdServer {
     return this.#transactions.size;
   }
 
+  /**
+   * Reads and validates sip.conf and swaps it in, or keeps the running config
+   * and logs every error. `onlyIfChanged` skips a file whose text is the same
+   * (file-watch events). The outcome is logged and written to sipd.reload.json.
+   */
+  reload(trigger: string, onlyIfChanged = false): ReloadStatus {
+    let loaded: LoadResult;
+    try {
+      loaded = readConfigFile(this.#confPath, this.#opts.numbering);
+    } catch (err) {
+      if (!(err instanceof ConfigLoadError)) throw err;
+      const errors = err.diagnostics.map((d) => d.toString());
+      this.#log.error(`sip.conf not reloaded (${trigger}): ${errors.length} error${errors.length === 1 ? '' : 's'}; the running configuration stays`);
+      for (const e of errors) this.#log.error(e);
+      return this.#status({ trigger, ok: false, errors, warnings: err.warnings.map((w) => w.toString()) });
+    }
+    if (onlyIfChanged && loaded.text === this.#configText) {
+      this.#log.debug(`sip.conf unchanged (${trigger})`);
+      return this.#status({ trigger, ok: true, changes: 'no changes' }, false);
+    }
+    const diff = diffConfigs(this.#config, loaded.config);
+    this.#config = loaded.config; // the atomic swap
+    this.#configText = loaded.text;
+    const warnings = loaded.warnings.map((w) => w.toString());
+    for (const w of warnings) this.#log.warn(w);
+    let changes = formatDiff(diff);
+    if (changes !== 'no changes') this.#lastChange = { at: this.#clock.wallNow(), trigger, changes };
+    else if (this.#lastChange !== undefined) {
+      changes = `no changes since the reload at ${new Date(this.#lastChange.at).toISOString()} (${this.#lastChange.trigger}): ${this.#lastChange.changes}`;
+    }
+    this.#log.info(`sip.conf reloaded (${trigger}): ${changes}`);
+    return this.#status({ trigger, ok: true, changes, warnings });
+  }
+
+  #status(s: Omit<ReloadStatus, 'pid' | 'at'>, write = true): ReloadStatus {
+    const status: ReloadStatus = { pid: process.pid, at: this.#clock.wallNow(), ...s };
+    if (write && this.#opts.pidFile) {
+      try {
+        writeReloadStatus(this.#opts.workDir, status);
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'cannot write sipd.reload.json');
+      }
+    }
+    return status;
+  }
+
+  /** chokidar on sip.conf: editors' save-by-rename and bursts of writes give one reload. */
+  #watch(): void {
+    const schedule = () => {
+      this.#clock.clearTimer(this.#debounce);
+      this.#debounce = this.#clock.setTimer(this.#opts.watchDebounceMs ?? 300, () => {
+        this.#debounce = undefined;
+        if (!this.#closed) this.reload('file changed', true);
+      });
+    };
+    this.#watcher = watch(this.#confPath, { ignoreInitial: true, atomic: true, persistent: false })
+      .on('add', schedule)
+      .on('change', schedule)
+      .on('unlink', () => this.#log.warn(`${this.#confPath} was removed; the running configuration stays`))
+      .on('error', (err) => this.#log.warn({ err: (err as Error).message }, 'cannot watch sip.conf'));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#transactions.close();
-    await this.#transport.close();
+    this.#clock.clearTimer(this.#debounce);
+    await this.#watcher?.close();
+    this.#transactions?.close();
+    await this.#transport?.close();
+    if (this.#opts.pidFile) removePidFile(this.#opts.workDir, process.pid);
     this.#log.info('sipd stopped');
   }
 }
+
 
 /**
  * A request that did not parse but carries a usable Via gets a 400 (505 for a

@@ -54,6 +54,8 @@ export interface NumberingOptions {
 export interface LoadResult {
   config: Config;
   warnings: ConfigDiagnostic[];
+  /** The text that was loaded (a reload compares it to skip a file that did not change). */
+  text: string;
 }
 
 export const CLIENT_KEYS = [
@@ -813,7 +815,7 @@ export function loadConfig(text: string, file: string, opts: NumberingOptions): 
     gateways: [...clients.values()].filter((c) => c.kind === 'gateway'),
     mediaGateways: [...clients.values()].filter((c) => c.kind === 'mediagate'),
   };
-  return { config: deepFreeze(config), warnings: sink.warnings() };
+  return { config: deepFreeze(config), warnings: sink.warnings(), text };
 }
 
 /**

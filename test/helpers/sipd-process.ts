@@ -1,10 +1,21 @@
 /** Starts bin/sipd as a child process on loopback and learns its port from the log. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin/sipd');
+export const EXAMPLE_CONF = path.join(ROOT, 'sip.conf.example');
+
+/** A fresh working directory holding `sip.conf` (the bundled example unless `conf` is given). Removed at exit. */
+export function workDir(conf?: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipd-test-'));
+  fs.writeFileSync(path.join(dir, 'sip.conf'), conf ?? fs.readFileSync(EXAMPLE_CONF, 'utf8'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /**
  * The environment a user's shell would give sipd: without the test runner's
@@ -27,7 +38,9 @@ export interface SipdProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Starts sipd; without `-s` in `args` it runs in a fresh {@link workDir}. */
 export async function startSipd(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<SipdProcess> {
+  if (!args.includes('-s')) args = [...args, '-s', workDir()];
   const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
   let out = '';
   let err = '';

@@ -1,7 +1,7 @@
 // bin/sipd as a user runs it: flags, start-up errors, -d, clean shutdown.
 import t from 'tap';
 import os from 'node:os';
-import { runSipd, startSipd } from '../helpers/sipd-process.js';
+import { runSipd, startSipd, workDir } from '../helpers/sipd-process.js';
 import { UdpPeer, request } from '../helpers/udp-peer.js';
 import { VERSION } from '../../lib/version.js';
 
@@ -32,13 +32,13 @@ t.test('a malformed listen address is one clear line and exit code 1', async (t)
 t.test('address in use is one clear line and exit code 1', async (t) => {
   const peer = await UdpPeer.open();
   t.teardown(() => peer.close());
-  const r = await runSipd(['-b', `127.0.0.1:${peer.port}`]);
+  const r = await runSipd(['-b', `127.0.0.1:${peer.port}`, '-s', workDir()]);
   t.equal(r.code, 1);
   t.equal(r.stderr, `sipd: cannot listen on 127.0.0.1:${peer.port} (udp): address already in use\n`);
 });
 
 t.test('runs with the original flags (-cc, -c, -s), answers OPTIONS, -d dumps messages, SIGTERM exits 0', async (t) => {
-  const p = await startSipd(['-b', '127.0.0.1:0', '-c', '7', '-cc', '812', '-s', '.', '-d']);
+  const p = await startSipd(['-b', '127.0.0.1:0', '-c', '7', '-cc', '812', '-s', workDir(), '-d']);
   const peer = await UdpPeer.open();
   t.teardown(() => peer.close());
   peer.send(request({ port: peer.port }), p.port);

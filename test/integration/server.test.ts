@@ -7,9 +7,16 @@ import { silentLogger } from '../../lib/util/log.js';
 import { parseMessage } from '../../lib/sip/parse.js';
 import type { SipResponse } from '../../lib/sip/message.js';
 import { TcpPeer, UdpPeer, request } from '../helpers/udp-peer.js';
+import { workDir } from '../helpers/sipd-process.js';
 
 async function server(t: Tap.Test, host = '127.0.0.1'): Promise<SipdServer> {
-  const s = await SipdServer.start({ bind: { address: host, port: 0 }, log: silentLogger, timers: { t1: 10, t2: 40, t4: 50 } });
+  const s = await SipdServer.start({
+    bind: { address: host, port: 0 },
+    log: silentLogger,
+    workDir: workDir(),
+    numbering: { countryCode: '7', cityCode: '495' },
+    timers: { t1: 10, t2: 40, t4: 50 },
+  });
   t.teardown(() => s.close());
   return s;
 }

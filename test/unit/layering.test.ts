@@ -18,10 +18,11 @@ const ALLOWED: Record<string, string[]> = {
   registrar: ['util', 'sip', 'transport', 'transaction', 'config', 'store'],
   proxy: ['util', 'sip', 'transport', 'transaction', 'config', 'store'],
   pbx: ['util', 'sip', 'transport', 'transaction', 'registrar', 'proxy', 'config', 'store'],
-  'server.ts': ['util', 'sip', 'transport', 'transaction', 'registrar', 'proxy', 'pbx', 'config', 'store', 'version.ts', 'pidfile.ts'],
-  'cli.ts': ['util', 'sip', 'transport', 'transaction', 'registrar', 'proxy', 'pbx', 'config', 'store', 'server.ts', 'version.ts', 'pidfile.ts'],
+  'server.ts': ['util', 'sip', 'transport', 'transaction', 'registrar', 'proxy', 'pbx', 'config', 'store', 'version.ts', 'pidfile.ts', 'reload-status.ts'],
+  'cli.ts': ['util', 'sip', 'transport', 'transaction', 'registrar', 'proxy', 'pbx', 'config', 'store', 'server.ts', 'version.ts', 'pidfile.ts', 'reload-status.ts'],
   'version.ts': [],
   'pidfile.ts': [],
+  'reload-status.ts': [],
 };
 // Only server.ts may construct real sockets, SQLite and the system clock.
 const SERVER_ONLY = [/from 'node:dgram'/, /from 'node:net'/, /better-sqlite3/];
