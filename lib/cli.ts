@@ -222,44 +222,64 @@ async function runServer(
   const level = o.debug ? 'debug' : 'info';
   const log: Logger = createLogger({ level, destination: o.logJson ? io.stdout : prettyLogStream(io.stdout) });
   const unsubscribe = o.debug ? subscribeTrace(io.stdout) : () => {};
-  let server: SipdServer;
+  // Signals are caught before the server starts: a SIGHUP or SIGTERM that
+  // arrives during start-up is acted on once it is up, never fatal.
+  let server: SipdServer | undefined;
+  let stopSignal: string | undefined;
+  let hupPending = false;
+  let done: ((code: number) => void) | undefined;
+  const finished = new Promise<number>((resolve) => (done = resolve));
+  const stop = (signal: string) => {
+    if (stopSignal !== undefined) return;
+    stopSignal = signal;
+    if (server === undefined) return; // start-up is still running; handled below
+    process.off('SIGHUP', onHup);
+    log.info({ signal }, 'shutting down');
+    server.close().then(
+      () => done!(0),
+      (err: unknown) => {
+        io.stderr.write(`sipd: error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+        done!(1);
+      },
+    );
+  };
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  const onHup = () => {
+    if (server === undefined) {
+      hupPending = true;
+      return;
+    }
+    try {
+      server.reload('SIGHUP');
+    } catch (err) {
+      log.error({ err }, 'reload failed');
+    }
+  };
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  const cleanup = () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+    unsubscribe();
+  };
   try {
     server = await SipdServer.start({ bind: o.bind, log, workDir: o.workDir, numbering: o.numbering, watch: true, pidFile: true });
   } catch (err) {
-    unsubscribe();
+    cleanup();
     if (err instanceof ConfigLoadError) return configFailed(io, err);
     return fail(io, err instanceof Error ? err.message : String(err));
   }
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGHUP', onHup);
-      log.info({ signal }, 'shutting down');
-      server.close().then(
-        () => {
-          unsubscribe();
-          resolve(0);
-        },
-        (err: unknown) => {
-          io.stderr.write(`sipd: error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
-          resolve(1);
-        },
-      );
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    const onHup = () => {
-      try {
-        server.reload('SIGHUP');
-      } catch (err) {
-        log.error({ err }, 'reload failed');
-      }
-    };
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGHUP', onHup);
-  });
+  if (stopSignal !== undefined) {
+    const s = stopSignal;
+    stopSignal = undefined;
+    stop(s);
+  } else if (hupPending) onHup();
+  const code = await finished;
+  cleanup();
+  return code;
 }
 
 /** `-d`: every SIP message in and out, with time, direction, transport and peer, readable. */

@@ -94,7 +94,7 @@ export class SipdServer {
     if (opts.pidFile) {
       writePidFile(opts.workDir, process.pid, (stale) => log.warn({ stalePid: stale }, 'replaced a stale sipd.pid (that process is gone)'));
     }
-    if (opts.watch) server.#watch();
+    if (opts.watch) await server.#watch();
     log.info(
       { address: server.address.address, port: server.address.port, clients: config.clients.size, realm: server.realm },
       `sipd ${VERSION} listening on udp and tcp`,
@@ -192,8 +192,8 @@ export class SipdServer {
     return status;
   }
 
-  /** chokidar on sip.conf: editors' save-by-rename and bursts of writes give one reload. */
-  #watch(): void {
+  /** chokidar on sip.conf: editors' save-by-rename and bursts of writes give one reload. Resolves once it watches. */
+  #watch(): Promise<void> {
     const schedule = () => {
       this.#clock.clearTimer(this.#debounce);
       this.#debounce = this.#clock.setTimer(this.#opts.watchDebounceMs ?? 300, () => {
@@ -201,11 +201,22 @@ export class SipdServer {
         if (!this.#closed) this.reload('file changed', true);
       });
     };
-    this.#watcher = watch(this.#confPath, { ignoreInitial: true, atomic: true, persistent: false })
+    const watcher = watch(this.#confPath, { ignoreInitial: true, atomic: true, persistent: false })
       .on('add', schedule)
       .on('change', schedule)
       .on('unlink', () => this.#log.warn(`${this.#confPath} was removed; the running configuration stays`))
       .on('error', (err) => this.#log.warn({ err: (err as Error).message }, 'cannot watch sip.conf'));
+    this.#watcher = watcher;
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimer(5000, () => {
+        this.#log.warn('watching sip.conf did not start within 5 s; reload with sipd -r or SIGHUP');
+        resolve();
+      });
+      watcher.once('ready', () => {
+        this.#clock.clearTimer(timer);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {

@@ -50,7 +50,7 @@ export async function startSipd(args: string[], opts: { cwd?: string; timeoutMs?
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`sipd did not start: ${out}${err}`)), opts.timeoutMs ?? 10_000);
     const check = () => {
-      const m = /listening on udp and tcp.*port=(\d+)/.exec(out);
+      const m = /listening on udp and tcp.*port=(\d+)/.exec(out) ?? /"port":(\d+).*listening on udp and tcp/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -61,6 +61,9 @@ export async function startSipd(args: string[], opts: { cwd?: string; timeoutMs?
       clearTimeout(timer);
       reject(new Error(`sipd exited with ${code}: ${out}${err}`));
     });
+  }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
   });
   return {
     child,
