@@ -46,6 +46,12 @@ export abstract class SipMessage {
   maxForwards: number | undefined;
 
   #cache: Map<string, unknown> | undefined;
+  /** The exact bytes this message was parsed from, while it is unchanged (see {@link serialize}). */
+  #source: Buffer | undefined;
+  #sourceHeaders: HeaderField[] | undefined;
+  #sourceCount = 0;
+  #sourceBody: Buffer | undefined;
+  #sourceLine: string | undefined;
 
   constructor(headers: HeaderField[], body: Buffer) {
     this.headers = headers;
@@ -137,6 +143,7 @@ export abstract class SipMessage {
 
   /** Sets the body and its Content-Length (and Content-Type when given). */
   setBody(body: Buffer, contentType?: string): this {
+    this.#source = undefined;
     this.body = body;
     if (contentType !== undefined) this.set('content-type', contentType);
     this.set('content-length', String(body.length));
@@ -186,7 +193,21 @@ export abstract class SipMessage {
     }
   }
 
+  /**
+   * Parser hook: `bytes` are exactly this message as received (start line to
+   * the end of the body, CRLF line ends, a Content-Length that matches). While
+   * nothing changes, `serialize()` returns them as they are.
+   */
+  setSource(bytes: Buffer): void {
+    this.#source = bytes;
+    this.#sourceHeaders = this.headers;
+    this.#sourceCount = this.headers.length;
+    this.#sourceBody = this.body;
+    this.#sourceLine = this.startLine();
+  }
+
   #changed(n: string): void {
+    this.#source = undefined;
     if (this.#cache !== undefined) {
       for (const k of [...this.#cache.keys()]) if (k === n || k.startsWith(`${n}*`)) this.#cache.delete(k);
     }
@@ -194,45 +215,68 @@ export abstract class SipMessage {
   }
 
   /** (Re)computes the eagerly parsed fields; `only` limits it to one header. */
-  indexEager(only?: string): void {
-    if (only === undefined || only === 'via') {
-      const v = this.get('via');
-      if (v !== undefined) {
-        const first = v.indexOf(',') < 0 ? v : splitOutside(v)[0];
+  indexEager(only?: string): number {
+    // One pass over the fields: the first value of each eagerly parsed header.
+    let via: string | undefined;
+    let callId: string | undefined;
+    let cseq: string | undefined;
+    let from: string | undefined;
+    let to: string | undefined;
+    let mf: string | undefined;
+    for (const h of this.headers) {
+      const n = h.name;
+      if (only !== undefined && n !== only) continue;
+      if (n === 'via') via ??= h.value;
+      else if (n === 'call-id') callId ??= h.value;
+      else if (n === 'cseq') cseq ??= h.value;
+      else if (n === 'from') from ??= h.value;
+      else if (n === 'to') to ??= h.value;
+      else if (n === 'max-forwards') mf ??= h.value;
+    }
+    const all = only === undefined;
+    if (all || only === 'via') {
+      if (via !== undefined) {
+        const first = via.indexOf(',') < 0 ? via : splitOutside(via)[0];
         if (first === undefined) throw new SipParseError('SIPD_ERR_PARSE_VIA', 'empty Via', { header: 'Via' });
         this.via = parseVia(first);
       }
     }
-    if (only === undefined || only === 'call-id') {
-      const v = this.get('call-id');
-      if (v !== undefined) this.callId = v;
-    }
-    if (only === undefined || only === 'cseq') {
-      const v = this.get('cseq');
-      if (v !== undefined) this.cseq = parseCSeq(v);
-    }
-    if (only === undefined || only === 'from') {
-      const v = this.get('from');
-      this.fromTag = v === undefined ? undefined : extractTag(v);
-    }
-    if (only === undefined || only === 'to') {
-      const v = this.get('to');
-      this.toTag = v === undefined ? undefined : extractTag(v);
-    }
-    if (only === undefined || only === 'max-forwards') {
-      const v = this.get('max-forwards');
-      if (v === undefined) this.maxForwards = undefined;
+    if ((all || only === 'call-id') && callId !== undefined) this.callId = callId;
+    if ((all || only === 'cseq') && cseq !== undefined) this.cseq = parseCSeq(cseq);
+    if (all || only === 'from') this.fromTag = from === undefined ? undefined : extractTag(from);
+    if (all || only === 'to') this.toTag = to === undefined ? undefined : extractTag(to);
+    if (all || only === 'max-forwards') {
+      if (mf === undefined) this.maxForwards = undefined;
       else {
-        if (!/^\d{1,3}$/.test(v) || Number(v) > 255) {
+        const n = mf.length > 0 && mf.length <= 3 ? Number(mf) : NaN;
+        if (!(n >= 0 && n <= 255) || !isDigits(mf)) {
           throw new SipParseError('SIPD_ERR_PARSE_MAX_FORWARDS', 'bad Max-Forwards', { header: 'Max-Forwards' });
         }
-        this.maxForwards = Number(v);
+        this.maxForwards = n;
       }
     }
+    // Bit mask of the mandatory fields present: via 1, from 2, to 4, call-id 8, cseq 16.
+    return (via !== undefined ? 1 : 0) | (from !== undefined ? 2 : 0) | (to !== undefined ? 4 : 0) | (callId !== undefined ? 8 : 0) | (cseq !== undefined ? 16 : 0);
   }
 
-  /** Writes the message: untouched fields as received, changed ones re-encoded; Content-Length always matches the body. */
+
+  /**
+   * Writes the message: untouched fields as received, changed ones re-encoded;
+   * Content-Length always matches the body. A message not changed since it was
+   * parsed (through the mutation API, `body`, or the start-line fields) is
+   * returned as the very bytes received. The returned Buffer must not be modified.
+   */
   serialize(): Buffer {
+    const src = this.#source;
+    if (
+      src !== undefined &&
+      this.headers === this.#sourceHeaders &&
+      this.headers.length === this.#sourceCount &&
+      this.body === this.#sourceBody &&
+      this.startLine() === this.#sourceLine
+    ) {
+      return src; // untouched since parsing: the bytes as received
+    }
     let head = this.startLine() + '\r\n';
     let sawLength = false;
     const bodyLen = this.body.length;
@@ -306,10 +350,37 @@ export class SipResponse extends SipMessage {
 
 export type AnyMessage = SipRequest | SipResponse;
 
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return s.length > 0;
+}
+
+const KNOWN_CSEQ_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
+
 const CSEQ_RE = /^(\d{1,10})\s+([A-Za-z0-9\-.!%*_+`'~]+)$/;
 
 /** RFC 3261 §20.16: `CSeq: 4711 INVITE`, sequence number below 2**31. */
 export function parseCSeq(v: string): CSeq {
+  // Fast path: digits, one space, a method token.
+  const sp = v.indexOf(' ');
+  if (sp > 0 && sp <= 10) {
+    let ok = true;
+    for (let i = 0; i < sp; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) {
+        ok = false;
+        break;
+      }
+    }
+    const method = v.slice(sp + 1);
+    if (ok && method.length > 0 && KNOWN_CSEQ_METHODS.has(method)) {
+      const seq = Number(v.slice(0, sp));
+      if (seq < 2 ** 31) return { seq, method };
+    }
+  }
   const m = CSEQ_RE.exec(v);
   if (m === null) throw new SipParseError('SIPD_ERR_PARSE_CSEQ', 'malformed CSeq', { header: 'CSeq' });
   const seq = Number(m[1]);

@@ -73,8 +73,15 @@ export function displayName(na: NameAddr): string | undefined {
  */
 export function extractTag(value: string): string | undefined {
   let from = 0;
-  const gt = value.lastIndexOf('>');
-  if (gt >= 0) from = gt + 1;
+  // Header parameters start after the `>` closing the URI; that `<` is the first
+  // one outside a quoted display name (a later quoted parameter may hold a `>`).
+  let lt = value.indexOf('<');
+  if (lt >= 0) {
+    const q = value.indexOf('"');
+    if (q >= 0 && q < lt) lt = indexOutsideQuotes(value, 0x3c /* < */);
+    const gt = lt < 0 ? -1 : value.indexOf('>', lt);
+    if (gt >= 0) from = gt + 1;
+  }
   const lower = from === 0 ? value.toLowerCase() : value.slice(from).toLowerCase();
   let idx = -1;
   let searchFrom = 0;

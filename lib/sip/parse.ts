@@ -5,7 +5,7 @@
  * cut the body short; a Content-Length larger than the datagram is an error.
  */
 import { SipParseError, type PartialMessage } from './errors.js';
-import { normalizeName } from './header-names.js';
+import { COMPACT, normalizeName } from './header-names.js';
 import { SipRequest, SipResponse, type AnyMessage, type HeaderField } from './message.js';
 
 export interface ParseOptions {
@@ -100,38 +100,44 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
 
   // Header fields (RFC 3261 §7.3), with folding (§7.3.1).
   let pos = lineEnd + 1;
-  while (pos < head.length) {
+  const len = head.length;
+  while (pos < len) {
     let e = head.indexOf('\n', pos);
-    if (e < 0) e = head.length;
+    if (e < 0) e = len;
     let fieldEnd = e;
     // Fold continuation lines into this field.
-    while (fieldEnd + 1 < head.length && (head.charCodeAt(fieldEnd + 1) === 0x20 || head.charCodeAt(fieldEnd + 1) === 0x09)) {
+    while (fieldEnd + 1 < len) {
+      const c = head.charCodeAt(fieldEnd + 1);
+      if (c !== 0x20 && c !== 0x09) break;
       const n = head.indexOf('\n', fieldEnd + 1);
-      fieldEnd = n < 0 ? head.length : n;
+      fieldEnd = n < 0 ? len : n;
     }
     const rawEnd = head.charCodeAt(fieldEnd - 1) === 0x0d ? fieldEnd - 1 : fieldEnd;
-    const raw = head.slice(pos, rawEnd);
-    const colon = raw.indexOf(':');
-    if (colon <= 0) {
+    const colon = head.indexOf(':', pos);
+    if (colon <= pos || colon >= rawEnd) {
       throw new SipParseError('SIPD_ERR_PARSE_HEADER', 'malformed header line', { partial: partial() });
     }
     let nameEnd = colon;
-    while (nameEnd > 0 && (raw.charCodeAt(nameEnd - 1) === 0x20 || raw.charCodeAt(nameEnd - 1) === 0x09)) nameEnd--;
-    const rawName = raw.slice(0, nameEnd);
-    let name = NAME_CACHE.get(rawName);
+    while (nameEnd > pos && isBlank(head.charCodeAt(nameEnd - 1))) nameEnd--;
+    let name = knownName(head, pos, nameEnd);
     if (name === undefined) {
-      if (!NAME_RE.test(rawName)) {
-        throw new SipParseError('SIPD_ERR_PARSE_HEADER', 'malformed header name', { partial: partial() });
+      const rawName = head.slice(pos, nameEnd);
+      name = NAME_CACHE.get(rawName);
+      if (name === undefined) {
+        if (!NAME_RE.test(rawName)) {
+          throw new SipParseError('SIPD_ERR_PARSE_HEADER', 'malformed header name', { partial: partial() });
+        }
+        name = normalizeName(rawName);
+        if (NAME_CACHE.size < 512) NAME_CACHE.set(rawName, name);
       }
-      name = normalizeName(rawName);
-      if (NAME_CACHE.size < 512) NAME_CACHE.set(rawName, name);
     }
-    let value = raw.slice(colon + 1);
+    let vs = colon + 1;
+    while (vs < rawEnd && isBlank(head.charCodeAt(vs))) vs++;
+    let ve = rawEnd;
+    while (ve > vs && isBlank(head.charCodeAt(ve - 1))) ve--;
+    let value = head.slice(vs, ve);
     if (fieldEnd !== e) value = value.replace(/\r?\n[ \t]+/g, ' ');
-    const first = value.charCodeAt(0);
-    const last = value.charCodeAt(value.length - 1);
-    if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) value = value.trim();
-    headers.push({ name, value, raw });
+    headers.push({ name, value, raw: head.slice(pos, rawEnd) });
     pos = fieldEnd + 1;
   }
 
@@ -166,20 +172,27 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
   }
 
   const msg: AnyMessage = kind === 'request' ? new SipRequest(method, uri, headers, body) : new SipResponse(status, reason, headers, body);
+  if (contentLength !== undefined && bodyStart - headEnd === 4 && !lfOnly(head)) {
+    msg.setSource(buf.subarray(start, bodyStart + body.length));
+  }
 
   // Mandatory headers (RFC 3261 §8.1.1, §20) and the eagerly parsed ones.
-  for (const [name, label] of MANDATORY) {
-    if (msg.get(name) === undefined) {
-      throw new SipParseError('SIPD_ERR_PARSE_MISSING_HEADER', `missing ${label} header`, { header: label, partial: partial() });
-    }
-  }
+  let present: number;
   try {
-    msg.indexEager();
+    present = msg.indexEager();
   } catch (err) {
     if (err instanceof SipParseError) {
       throw new SipParseError(err.code as never, err.reason, { header: err.header ?? '', partial: partial() });
     }
     throw err;
+  }
+  if (present !== 31) {
+    for (let k = 0; k < MANDATORY.length; k++) {
+      if ((present & (1 << k)) === 0) {
+        const label = MANDATORY[k]!;
+        throw new SipParseError('SIPD_ERR_PARSE_MISSING_HEADER', `missing ${label} header`, { header: label, partial: partial() });
+      }
+    }
   }
   if (msg.callId.length === 0) {
     throw new SipParseError('SIPD_ERR_PARSE_MISSING_HEADER', 'empty Call-ID', { header: 'Call-ID', partial: partial() });
@@ -190,13 +203,62 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
   return msg;
 }
 
-const MANDATORY: ReadonlyArray<readonly [string, string]> = [
-  ['via', 'Via'],
-  ['from', 'From'],
-  ['to', 'To'],
-  ['call-id', 'Call-ID'],
-  ['cseq', 'CSeq'],
+/** In the bit order of `SipMessage.indexEager`'s result. */
+const MANDATORY: readonly string[] = ['Via', 'From', 'To', 'Call-ID', 'CSeq'];
+
+/**
+ * Header names seen in nearly every message, looked up without slicing the
+ * name out of the header text: by length and first letter, then compared
+ * case-insensitively in place.
+ */
+const KNOWN_NAMES = [
+  'via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'content-length', 'content-type',
+  'user-agent', 'server', 'allow', 'supported', 'require', 'proxy-require', 'unsupported', 'expires',
+  'min-expires', 'authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate',
+  'route', 'record-route', 'accept', 'accept-encoding', 'accept-language', 'event', 'allow-events',
+  'subscription-state', 'date', 'timestamp', 'session-expires', 'min-se', 'p-asserted-identity',
+  'p-preferred-identity', 'privacy', 'refer-to', 'referred-by', 'replaces', 'reason', 'diversion',
+  'history-info', 'path', 'organization', 'rseq', 'rack', 'subject', 'priority', 'warning',
 ];
+const KNOWN_TABLE: Array<Array<string[] | undefined> | undefined> = [];
+for (const n of KNOWN_NAMES) {
+  const byFirst = (KNOWN_TABLE[n.length] ??= []);
+  (byFirst[n.charCodeAt(0)] ??= []).push(n);
+}
+
+function knownName(s: string, start: number, end: number): string | undefined {
+  const len = end - start;
+  let first = s.charCodeAt(start);
+  if (first >= 0x41 && first <= 0x5a) first += 0x20;
+  if (len === 1) {
+    const c = COMPACT_BY_CODE[first];
+    return c;
+  }
+  const cands = KNOWN_TABLE[len]?.[first];
+  if (cands === undefined) return undefined;
+  outer: for (const cand of cands) {
+    for (let i = 1; i < len; i++) {
+      let c = s.charCodeAt(start + i);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== cand.charCodeAt(i)) continue outer;
+    }
+    return cand;
+  }
+  return undefined;
+}
+
+const COMPACT_BY_CODE: Array<string | undefined> = [];
+for (const [k, v] of Object.entries(COMPACT)) COMPACT_BY_CODE[k.charCodeAt(0)] = v;
+
+/** True when the start line ends with a bare LF (then serialize() normalises line ends). */
+function lfOnly(head: string): boolean {
+  const nl = head.indexOf('\n');
+  return nl >= 0 && head.charCodeAt(nl - 1) !== 0x0d;
+}
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
 
 function checkVersion(v: string): void {
   if (v === 'SIP/2.0' || v.toUpperCase() === 'SIP/2.0') return;
