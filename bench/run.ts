@@ -1,0 +1,70 @@
+/**
+ * `npm run bench`: the parser figures (messages per CPU second, one core), then
+ * — when SIPp and the shared harness (../shared/bench/run.sh) are there — the
+ * OPTIONS rate SIPp sustains against sipd (server pinned to core 0, SIPp to
+ * core 1, loopback only). Not a test: the figures go into docs/performance.md
+ * with the command that produced them.
+ *
+ *   npm run bench                      parser + SIPp OPTIONS (REPEAT=1)
+ *   npm run bench -- --parser          parser only
+ *   REPEAT=3 npm run bench             median of three rate searches
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parserBench } from './parse.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const HARNESS = path.resolve(ROOT, '../shared/bench/run.sh');
+
+async function main(): Promise<number> {
+  process.stdout.write(`sipd bench on ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}\n`);
+  for (const r of parserBench()) process.stdout.write(`parser: ${r.name}: ${r.perSecond} msg/s (${r.bytes} bytes)\n`);
+  if (process.argv.includes('--parser')) return 0;
+  if (spawnSync('sipp', ['-v']).error !== undefined) {
+    process.stdout.write('sipp not installed (apt-get install -y sip-tester): SIPp figures skipped\n');
+    return 0;
+  }
+  if (!fs.existsSync(HARNESS)) {
+    process.stdout.write(`${HARNESS} not found: SIPp figures skipped\n`);
+    return 0;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipd-bench-'));
+  const conf = spawnSync(path.resolve(ROOT, '../shared/bench/gen-sipd-conf.sh'), ['10000'], { encoding: 'utf8' });
+  fs.writeFileSync(path.join(dir, 'sip.conf'), conf.status === 0 ? conf.stdout : '[general]\nrealm=bench.local\n');
+  const port = process.env.BENCH_PORT ?? '5070';
+  const server = spawn('taskset', ['-c', '0', process.execPath, path.join(ROOT, 'bin/sipd'), '-b', `127.0.0.1:${port}`, '-s', dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    server.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('listening on udp and tcp')) resolve();
+    });
+    server.once('exit', (code) => reject(new Error(`sipd exited (${code}): ${out}`)));
+  });
+  try {
+    const tests = process.env.TESTS ?? 'options';
+    const r = spawnSync(HARNESS, [`127.0.0.1:${port}`, 'bench.local'], {
+      env: { ...process.env, SERVER_PID: String(server.pid), TESTS: tests, REPEAT: process.env.REPEAT ?? '1', WARMUP: process.env.WARMUP ?? '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
+    process.stdout.write(`sipp (${tests}): ${r.stdout.trim() || '(no result line)'}\n`);
+    return r.status ?? 1;
+  } finally {
+    server.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
