@@ -6,7 +6,9 @@
  * `FrameError` and only its own connection is closed.
  *
  * Keep-alives (RFC 5626 §4.4.1): a double CRLF between messages is a ping,
- * answered by the caller with a single CRLF pong; a lone CRLF is the pong.
+ * answered by the caller with a single CRLF pong; a lone CRLF is the pong. A
+ * lone CRLF at the end of the data is held until more arrives, so a ping split
+ * over two segments is still one ping.
  */
 import { SipParseError } from './errors.js';
 import { findHeaderEnd } from './parse.js';
@@ -46,7 +48,13 @@ export class StreamFramer {
         let i = 0;
         while (i < this.#buf.length && (this.#buf[i] === 0x0d || this.#buf[i] === 0x0a)) i++;
         if (i > 0) {
-          if (i === this.#buf.length && this.#buf[i - 1] !== 0x0a) return out; // wait for the LF of a split CRLF
+          if (i === this.#buf.length) {
+            // Only line ends so far: a run longer than any keep-alive is a flood, not a ping.
+            if (i > this.#max) throw new FrameError('SIPD_ERR_PARSE_TOO_LARGE', 'too many line ends', { status: 513 });
+            // Wait for the LF of a split CRLF, and keep a lone CRLF: it may be the first half of a
+            // ping split over two segments (a pong is reported once something follows it).
+            if (this.#buf[i - 1] !== 0x0a || countCrlf(this.#buf, i) < 2) return out;
+          }
           const crlfs = countCrlf(this.#buf, i);
           if (crlfs >= 2) out.push({ type: 'ping' });
           else if (crlfs === 1) out.push({ type: 'pong' });

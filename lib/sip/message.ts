@@ -248,7 +248,8 @@ export abstract class SipMessage {
     if (all || only === 'max-forwards') {
       if (mf === undefined) this.maxForwards = undefined;
       else {
-        const n = mf.length > 0 && mf.length <= 3 ? Number(mf) : NaN;
+        // 1*DIGIT (RFC 3261 §20.22): leading zeros are allowed (RFC 4475 §3.1.1.1 `0068`).
+        const n = mf.length > 0 && mf.length <= 10 ? Number(mf) : NaN;
         if (!(n >= 0 && n <= 255) || !isDigits(mf)) {
           throw new SipParseError('SIPD_ERR_PARSE_MAX_FORWARDS', 'bad Max-Forwards', { header: 'Max-Forwards' });
         }

@@ -136,7 +136,8 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): AnyMessage {
     let ve = rawEnd;
     while (ve > vs && isBlank(head.charCodeAt(ve - 1))) ve--;
     let value = head.slice(vs, ve);
-    if (fieldEnd !== e) value = value.replace(/\r?\n[ \t]+/g, ' ');
+    // A fold right after the colon or before the end leaves a blank at an edge: trim SP/HT only.
+    if (fieldEnd !== e) value = value.replace(/\r?\n[ \t]*/g, ' ').replace(/^[ \t]+|[ \t]+$/g, '');
     headers.push({ name, value, raw: head.slice(pos, rawEnd) });
     pos = fieldEnd + 1;
   }

@@ -2,8 +2,10 @@
  * SIP, SIPS and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966), including IPv6
  * references, parameters, headers and escaped characters. The parsed form keeps
  * the raw text of each part, so `formatUri(parseUri(s)) === s` for any URI
- * sipd has not changed; `user` is still %-escaped — use {@link unescapeUser}
- * to compare.
+ * sipd has not changed (scheme and parameter names are lower-cased for
+ * lookups; the text as written is remembered and written back while the URI
+ * is unchanged); `user` is still %-escaped — use {@link unescapeUser} to
+ * compare.
  */
 import { SipParseError } from './errors.js';
 import { formatParams, type Params } from './split.js';
@@ -30,6 +32,20 @@ const PASS_RE = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,]|%[0-9A-Fa-f]{2})*$/;
 const PARAM_RE = /^(?:[A-Za-z0-9\-_.!~*'()[\]/:&+$]|%[0-9A-Fa-f]{2})+$/;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+\-.]*$/;
 
+/**
+ * Parsed URI → the text it was parsed from and its canonical form at parse
+ * time, kept only when the two differ (upper-case scheme or parameter names,
+ * a port with leading zeros). `formatUri` writes the text back while the URI
+ * still formats to that canonical form, i.e. while nothing was changed.
+ */
+const AS_WRITTEN = new WeakMap<SipUri, { text: string; canon: string }>();
+
+function remember(u: SipUri, text: string): SipUri {
+  const canon = canonicalUri(u);
+  if (canon !== text) AS_WRITTEN.set(u, { text, canon });
+  return u;
+}
+
 function bad(reason: string): SipParseError {
   return new SipParseError('SIPD_ERR_PARSE_URI', reason);
 }
@@ -42,7 +58,7 @@ export function parseUri(s: string): SipUri {
   if (!SCHEME_RE.test(schemeRaw)) throw bad('bad URI scheme');
   const scheme = schemeRaw.toLowerCase();
   const rest = s.slice(colon + 1);
-  if (scheme === 'tel') return parseTel(rest);
+  if (scheme === 'tel') return remember(parseTel(rest), s);
   if (scheme !== 'sip' && scheme !== 'sips') {
     if (rest.length === 0 || /[\s<>"]/.test(rest)) throw bad(`bad ${scheme} URI`);
     return { scheme, user: undefined, password: undefined, host: '', port: undefined, params: new Map(), headers: undefined, opaque: rest };
@@ -111,7 +127,7 @@ export function parseUri(s: string): SipUri {
       throw bad('unexpected character in URI');
     }
   }
-  return { scheme, user, password, host, port, params, headers };
+  return remember({ scheme, user, password, host, port, params, headers }, s);
 }
 
 function firstOf(s: string, ch: string): number {
@@ -136,6 +152,12 @@ function parseTel(rest: string): SipUri {
 
 /** Writes a URI back as text. */
 export function formatUri(u: SipUri): string {
+  const canon = canonicalUri(u);
+  const written = AS_WRITTEN.get(u);
+  return written !== undefined && written.canon === canon ? written.text : canon;
+}
+
+function canonicalUri(u: SipUri): string {
   if (u.opaque !== undefined) return `${u.scheme}:${u.opaque}`;
   if (u.scheme === 'tel') return `tel:${u.user ?? ''}${formatParams(u.params)}`;
   let s = `${u.scheme}:`;
