@@ -45,8 +45,11 @@ export function parseNameAddr(value: string): NameAddr {
     };
   }
   const semi = s.indexOf(';');
-  const uriText = semi < 0 ? s : s.slice(0, semi);
+  // LWS may come before the `;` of a header parameter (RFC 4475 wsinv: `sip:… ;   tag = …`).
+  const uriText = (semi < 0 ? s : s.slice(0, semi)).replace(/[ \t]+$/, '');
   if (uriText.length === 0 || /\s/.test(uriText)) throw bad('bad addr-spec');
+  // RFC 3261 §20.10: a URI with headers (`?`) must be inside <> (RFC 4475 regbadct).
+  if (uriText.indexOf('?') >= 0) throw bad('URI with headers must be enclosed in <>');
   return {
     display: undefined,
     uriText,

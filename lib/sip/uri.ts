@@ -66,7 +66,9 @@ export function parseUri(s: string): SipUri {
   let hostStart = 0;
   let user: string | undefined;
   let password: string | undefined;
-  const at = rest.lastIndexOf('@', firstOf(rest, '?'));
+  // The first `@` ends the userinfo: `@` is never allowed unescaped in a user,
+  // password, host or parameter, while `?` is allowed in a user (RFC 4475 intmeth).
+  const at = rest.indexOf('@');
   if (at >= 0) {
     const userinfo = rest.slice(0, at);
     const pc = userinfo.indexOf(':');
@@ -128,11 +130,6 @@ export function parseUri(s: string): SipUri {
     }
   }
   return remember({ scheme, user, password, host, port, params, headers }, s);
-}
-
-function firstOf(s: string, ch: string): number {
-  const i = s.indexOf(ch);
-  return i < 0 ? s.length : i;
 }
 
 function parseTel(rest: string): SipUri {

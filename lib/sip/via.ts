@@ -101,6 +101,8 @@ function slowVia(value: string): Via {
   if (m === null) throw bad('malformed Via');
   const port = m[3] !== undefined ? Number(m[3]) : undefined;
   if (port !== undefined && (port === 0 || port > 65535)) throw bad('bad port in Via');
+  // An empty parameter (`;;`, a trailing `;`) is not a generic-param (RFC 4475 badinv01).
+  if (m[4] !== undefined && /;[ \t]*(?:;|$)/.test(m[4])) throw bad('empty Via parameter');
   const params = m[4] !== undefined ? parseParams(m[4]) : new Map<string, string | null>();
   const rp = params.get('rport');
   let rport: number | null | undefined;

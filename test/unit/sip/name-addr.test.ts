@@ -81,6 +81,9 @@ t.test('addr-spec: parameters belong to the header, not the URI', async (t) => {
   t.equal(plain.params.size, 0);
   const withHeaders = parseNameAddr('<sip:b@example.com?Subject=hi%20there;x=y>');
   t.equal(withHeaders.uri.headers, 'Subject=hi%20there;x=y', 'a URI with headers needs <>');
+  const lws = parseNameAddr('sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n');
+  t.equal(lws.uriText, 'sip:vivekg@chair-dnrc.example.com', 'LWS before the ; of a header parameter (RFC 4475 wsinv)');
+  t.equal(lws.params.get('tag'), '1918181833n');
 });
 
 t.test('formatNameAddr', async (t) => {
@@ -105,6 +108,7 @@ t.test('malformed name-addr', async (t) => {
     ['sip:a@example.com junk', 'space in addr-spec'],
     ['alice@example.com', 'no scheme'],
     [';tag=1', 'parameters only'],
+    ['sip:user@example.com?Route=%3Csip:sip.example.com%3E', 'addr-spec with headers (RFC 4475 regbadct)'],
   ];
   for (const [input, why] of table) {
     try {

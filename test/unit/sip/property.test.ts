@@ -146,6 +146,29 @@ t.test('messages built in code (no raw text) round-trip', async (t) => {
   t.pass('built messages round-trip');
 });
 
+t.test('stream framer: any chunking of a stream of messages and keep-alives gives the same events', async (t) => {
+  const item = fc.oneof({ weight: 4, arbitrary: generated.map((g) => g.bytes) }, { weight: 1, arbitrary: fc.constant(Buffer.from('\r\n\r\n')) });
+  fc.assert(
+    fc.property(fc.array(item, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 30 }), (items, sizes) => {
+      // A ping right after another ping is one longer run of line ends: keep pings apart.
+      const parts = items.filter((b, i) => !(b.length === 4 && i > 0 && items[i - 1]!.length === 4));
+      const all = Buffer.concat(parts);
+      const want = parts.map((b) => (b.length === 4 ? 'ping' : b.toString('latin1')));
+      const framer = new StreamFramer();
+      const got: string[] = [];
+      let at = 0;
+      for (let k = 0; at < all.length; k++) {
+        const n = sizes[k % sizes.length]!;
+        for (const e of framer.push(all.subarray(at, at + n))) got.push(e.type === 'message' ? e.data.toString('latin1') : e.type);
+        at += n;
+      }
+      return JSON.stringify(got) === JSON.stringify(want) && framer.buffered === 0;
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('same events for every chunking');
+});
+
 /** Parses and touches every lazy getter; returns the error when one is thrown. */
 function exercise(buf: Buffer, datagram: boolean): unknown {
   try {

@@ -29,6 +29,10 @@ t.test('parts of SIP and SIPS URIs', async (t) => {
     ['SIP:Bob@Example.COM', { scheme: 'sip', user: 'Bob', host: 'Example.COM' }],
     ['sip:%61lice@atlanta.com', { user: '%61lice' }],
     ['sip:user:@host', { user: 'user', password: '' }],
+    // RFC 4475 intmeth: `?`, `;`, `/` and `,` are allowed in the user part, `:` starts the password.
+    ["sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+      { user: "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*", password: "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)", host: 'example.com', headers: undefined }],
+    ['sip:user;par=u%40example.net@example.com', { user: 'user;par=u%40example.net', host: 'example.com' }],
   ];
   for (const [s, want] of table) {
     t.match(parseUri(s), want, s);

@@ -94,6 +94,9 @@ t.test('malformed Via', async (t) => {
     ['SIP/2.0/UDP h;rport=123456', 'rport too long'],
     ['SIP/2.0/UDP h_x', 'bad host character'],
     ['SIP/2.0/U<P h', 'bad transport'],
+    ['SIP/2.0/UDP 192.0.2.15;;', 'empty parameters (RFC 4475 badinv01)'],
+    ['SIP/2.0/UDP h;branch=z9hG4bK1;', 'trailing ;'],
+    ['SIP/2.0/UDP h ; ; branch=z9hG4bK1', 'empty parameter between blanks'],
   ];
   for (const [value, why] of table) {
     try {
