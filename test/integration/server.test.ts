@@ -2,6 +2,7 @@
 // yet, 400 for malformed requests with a usable Via, silence for garbage,
 // absorption of retransmissions, an empty transaction table after a burst.
 import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
 import { SipdServer } from '../../lib/server.js';
 import { silentLogger } from '../../lib/util/log.js';
 import { parseMessage } from '../../lib/sip/parse.js';
@@ -9,7 +10,7 @@ import type { SipResponse } from '../../lib/sip/message.js';
 import { TcpPeer, UdpPeer, request } from '../helpers/udp-peer.js';
 import { workDir } from '../helpers/sipd-process.js';
 
-async function server(t: Tap.Test, host = '127.0.0.1'): Promise<SipdServer> {
+async function server(t: TapTest, host = '127.0.0.1'): Promise<SipdServer> {
   const s = await SipdServer.start({
     bind: { address: host, port: 0 },
     log: silentLogger,
@@ -21,18 +22,12 @@ async function server(t: Tap.Test, host = '127.0.0.1'): Promise<SipdServer> {
   return s;
 }
 
-async function peer(t: Tap.Test, family: 4 | 6 = 4): Promise<UdpPeer> {
+async function peer(t: TapTest, family: 4 | 6 = 4): Promise<UdpPeer> {
   const p = await UdpPeer.open(family);
   t.teardown(() => p.close());
   return p;
 }
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap {
-    type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-  }
-}
 
 const res = (s: string) => parseMessage(Buffer.from(s, 'latin1')) as SipResponse;
 

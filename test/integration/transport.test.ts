@@ -1,6 +1,7 @@
 // Real UDP and TCP sockets on loopback (port 0): framing, keep-alives, limits,
 // received/rport, responses over the same connection, IPv6.
 import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
 import { TransportManager } from '../../lib/transport/manager.js';
 import { systemClock } from '../../lib/util/clock.js';
 import { silentLogger } from '../../lib/util/log.js';
@@ -13,7 +14,7 @@ import { TcpPeer, UdpPeer, request } from '../helpers/udp-peer.js';
 
 interface Got { msg: AnyMessage; flow: Flow }
 
-async function start(t: Tap.Test, opts: Partial<Parameters<typeof TransportManager.listen>[0]> = {}) {
+async function start(t: TapTest, opts: Partial<Parameters<typeof TransportManager.listen>[0]> = {}) {
   const got: Got[] = [];
   const invalid: Array<{ err: SipParseError; flow: Flow }> = [];
   const waiters: Array<() => void> = [];
@@ -50,12 +51,6 @@ async function start(t: Tap.Test, opts: Partial<Parameters<typeof TransportManag
   return { tm, got, invalid, waitFor };
 }
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap {
-    type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-  }
-}
 
 t.test('UDP: a request gets received and rport (RFC 3261 §18.2.1, RFC 3581)', async (t) => {
   const { tm, got, waitFor } = await start(t);
