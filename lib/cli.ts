@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './util/log.js';
 import { prettyLogStream } from './util/pretty-log.js';
 import { messageIn, messageOut, type TraceEvent } from './transport/trace.js';
 import { parseHostPort } from './transport/address.js';
-import { CONFIG_FILE, SipdServer, hostName } from './server.js';
+import { CONFIG_FILE, DB_FILE, SipdServer, hostName, openReadOnly } from './server.js';
 import { ConfigLoadError, formatSummary, readConfigFile, type NumberingOptions } from './config/index.js';
 import { readPidFile } from './pidfile.js';
 import { readReloadStatus } from './reload-status.js';
@@ -62,6 +62,7 @@ interface Opts {
   version?: boolean;
   logJson?: boolean;
   check?: boolean | string;
+  registrations?: boolean;
 }
 
 const ABOUT = `sipd ${VERSION} - SIP registrar, stateful proxy and small-office PBX
@@ -84,6 +85,7 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('-r, --reload', 'reload sip.conf in the running server'))
     .addOption(new Option('-v, --version', 'print name, version and host name'))
     .addOption(new Option('--check [file]', 'validate sip.conf (or FILE) offline and print how sipd understood it'))
+    .addOption(new Option('--registrations', 'list the current registrations (works while the server runs)'))
     .addOption(new Option('--log-json', 'write logs as JSON lines (pino) instead of text'))
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -133,11 +135,48 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     return check(typeof opts.check === 'string' ? path.resolve(opts.check) : path.join(workDir, CONFIG_FILE), numbering, io);
   }
   if (opts.reload) return reload(workDir, numbering, io);
+  if (opts.registrations) return registrations(workDir, numbering, io);
   const bind = parseHostPort(opts.bind);
   if (bind === undefined) {
     return fail(io, `bad listen address '${opts.bind}' (-b): expected IP:PORT, e.g. 127.0.0.1:5060 or [::1]:5060`);
   }
   return runServer({ bind, workDir, numbering, debug: opts.debug === true, logJson: opts.logJson === true }, io);
+}
+
+/**
+ * `sipd --registrations`: reads sipd.sqlite3 read-only (safe while the server
+ * runs) and prints one row per binding; numbers come from sip.conf when it loads.
+ */
+function registrations(workDir: string, numbering: NumberingOptions, io: CliIo): number {
+  let reader;
+  try {
+    reader = openReadOnly(path.join(workDir, DB_FILE));
+  } catch (err) {
+    return fail(io, err instanceof Error ? err.message : String(err));
+  }
+  let numbers = (_name: string) => '';
+  try {
+    const cfg = readConfigFile(path.join(workDir, CONFIG_FILE), numbering).config;
+    numbers = (name) => {
+      const c = cfg.clients.get(name);
+      if (c === undefined) return '(not in sip.conf)';
+      return [c.longNumber, ...c.shortNumbers].filter((x) => x !== undefined).join(', ');
+    };
+  } catch {
+    // Without a valid sip.conf the table still lists the bindings.
+  }
+  const now = Date.now();
+  const rows = reader.listBindings(now);
+  reader.close();
+  const table: string[][] = [['CLIENT', 'NUMBERS', 'CONTACT', 'SOURCE', 'TRANSPORT', 'USER AGENT', 'EXPIRES IN']];
+  for (const b of rows) {
+    const src = b.source.address.includes(':') ? `[${b.source.address}]:${b.source.port}` : `${b.source.address}:${b.source.port}`;
+    table.push([b.aor, numbers(b.aor), b.contactUri, src, b.source.proto.toUpperCase(), b.userAgent ?? '', `${Math.max(0, Math.round((b.expiresAt - now) / 1000))} s`]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  for (const r of table) io.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
+  io.stdout.write(`${rows.length} registration${rows.length === 1 ? '' : 's'}\n`);
+  return 0;
 }
 
 /** Relative file names read better in messages when the file is under the current directory. */

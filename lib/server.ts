@@ -26,8 +26,16 @@ import { ConfigLoadError, diffConfigs, formatDiff, readConfigFile, type Config, 
 import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { writeReloadStatus, type ReloadStatus } from './reload-status.js';
 import { VERSION } from './version.js';
+import { openStore, openReadOnly, type SqliteStore } from './store/sqlite.js';
+import { LocationService, type Binding } from './registrar/location.js';
+import { LocalDomains } from './registrar/domain.js';
+import { Registrar } from './registrar/register.js';
+import { DigestAuthenticator } from './registrar/auth.js';
+
+export { openReadOnly };
 
 export const CONFIG_FILE = 'sip.conf';
+export const DB_FILE = 'sipd.sqlite3';
 
 export interface ServerOptions {
   /** Listen address (UDP and TCP). Port 0 picks a free port. */
@@ -60,6 +68,9 @@ export class SipdServer {
   #lastChange: { at: number; trigger: string; changes: string } | undefined;
   #transport!: TransportManager;
   #transactions!: TransactionLayer;
+  #store: SqliteStore | undefined;
+  #location!: LocationService;
+  #domains!: LocalDomains;
   #watcher: FSWatcher | undefined;
   #debounce: TimerHandle | undefined;
   #closed = false;
@@ -90,7 +101,13 @@ export class SipdServer {
       }
     }
     const server = new SipdServer(opts, config, text);
-    await server.#listen();
+    server.#openState();
+    try {
+      await server.#listen();
+    } catch (err) {
+      server.#closeState();
+      throw err;
+    }
     if (opts.pidFile) {
       writePidFile(opts.workDir, process.pid, (stale) => log.warn({ stalePid: stale }, 'replaced a stale sipd.pid (that process is gone)'));
     }
@@ -102,9 +119,46 @@ export class SipdServer {
     return server;
   }
 
+  /** sipd.sqlite3 and the location service, loaded with the bindings that have not expired. */
+  #openState(): void {
+    const log = this.#log.child({ component: 'registrar' });
+    const store = openStore(path.join(this.#opts.workDir, DB_FILE), { clock: this.#clock, log });
+    this.#store = store;
+    this.#location = new LocationService({
+      clock: this.#clock,
+      store,
+      log,
+      onChange: (aor, kind, b) => logBinding(log, aor, kind, b),
+    });
+    const loaded = this.#location.load();
+    const dropped = this.#location.dropAors((aor) => registrable(this.#config, aor));
+    if (loaded > 0) log.info({ bindings: loaded - dropped }, 'registrations restored from sipd.sqlite3');
+  }
+
+  #closeState(): void {
+    this.#location?.close();
+    this.#store?.close();
+  }
+
   async #listen(): Promise<void> {
     const opts = this.#opts;
-    const router = new Router({ log: this.#log.child({ component: 'router' }), serverName: `sipd/${VERSION}` });
+    const store = this.#store!;
+    const auth = new DigestAuthenticator({
+      secret: store.getOrCreateSecret('nonce-hmac', 32),
+      clock: this.#clock,
+      realm: () => this.realm,
+      general: () => this.#config.general,
+    });
+    const registrar = new Registrar({
+      location: this.#location,
+      auth,
+      clock: this.#clock,
+      log: this.#log.child({ component: 'registrar' }),
+      config: () => this.#config,
+      domains: () => this.#domains,
+      serverName: `sipd/${VERSION}`,
+    });
+    const router = new Router({ log: this.#log.child({ component: 'router' }), serverName: `sipd/${VERSION}`, registrar });
     let transactions: TransactionLayer | undefined;
     const transport = await TransportManager.listen({
       host: opts.bind.address,
@@ -125,6 +179,17 @@ export class SipdServer {
     });
     this.#transport = transport;
     this.#transactions = transactions;
+    this.#domains = this.#makeDomains();
+  }
+
+  #makeDomains(): LocalDomains {
+    const interfaces = Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+    return new LocalDomains({ realm: this.realm, hostName: os.hostname(), listenAddress: this.#transport.local.address, interfaces });
+  }
+
+  /** The registrations in memory (for tests and the admin). */
+  get location(): LocationService {
+    return this.#location;
   }
 
   get address(): Address {
@@ -169,6 +234,10 @@ export class SipdServer {
     const diff = diffConfigs(this.#config, loaded.config);
     this.#config = loaded.config; // the atomic swap
     this.#configText = loaded.text;
+    this.#domains = this.#makeDomains();
+    // Registrations of clients that are gone (or can no longer register) go too; the others stay.
+    const dropped = this.#location.dropAors((aor) => registrable(loaded.config, aor));
+    if (dropped > 0) this.#log.info({ bindings: dropped }, 'registrations of removed clients dropped');
     const warnings = loaded.warnings.map((w) => w.toString());
     for (const w of warnings) this.#log.warn(w);
     let changes = formatDiff(diff);
@@ -226,11 +295,24 @@ export class SipdServer {
     await this.#watcher?.close();
     this.#transactions?.close();
     await this.#transport?.close();
+    this.#closeState();
     if (this.#opts.pidFile) removePidFile(this.#opts.workDir, process.pid);
     this.#log.info('sipd stopped');
   }
 }
 
+
+/** A section that may hold registrations: a client with a secret. */
+function registrable(cfg: Config, aor: string): boolean {
+  const c = cfg.clients.get(aor);
+  return c !== undefined && c.kind === 'client' && c.secret !== undefined;
+}
+
+function logBinding(log: Logger, aor: string, kind: string, b: Binding): void {
+  if (kind === 'refreshed') return; // one line per registration and unregistration, not per refresh
+  const src = `${b.source.proto}:${b.source.address.includes(':') ? `[${b.source.address}]` : b.source.address}:${b.source.port}`;
+  log.info({ client: aor, contact: b.contactUri, source: src, ua: b.userAgent }, `${aor} ${kind}`);
+}
 
 /**
  * A request that did not parse but carries a usable Via gets a 400 (505 for a

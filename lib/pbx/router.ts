@@ -9,30 +9,45 @@ import { createResponse } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../transaction/layer.js';
+import type { Registrar } from '../registrar/register.js';
 
 /** Methods sipd answers itself; written into Allow. */
-export const ALLOWED_METHODS = ['OPTIONS', 'ACK', 'CANCEL'] as const;
+export const ALLOWED_METHODS = ['REGISTER', 'OPTIONS', 'ACK', 'CANCEL'] as const;
 
 export interface RouterOptions {
   log: Logger;
   /** Value of the Server header. */
   serverName: string;
+  registrar: Registrar;
 }
 
 export class Router implements TransactionUser {
   readonly #log: Logger;
   readonly #serverName: string;
+  readonly #registrar: Registrar;
 
   constructor(opts: RouterOptions) {
     this.#log = opts.log;
     this.#serverName = opts.serverName;
+    this.#registrar = opts.registrar;
   }
 
-  onRequest(req: SipRequest, stx: ServerTransaction | undefined, _flow: Flow): void {
+  onRequest(req: SipRequest, stx: ServerTransaction | undefined, flow: Flow): void {
     if (stx === undefined) return; // ACK for a 2xx sipd never sent: nothing to do (RFC 3261 §17.2.3)
     switch (req.method) {
+      case 'REGISTER':
+        this.#registrar.handle(req, stx, flow);
+        return;
       case 'OPTIONS':
         this.#options(req, stx);
+        return;
+      case 'SUBSCRIBE':
+        // Phones subscribe to message-summary and dialog right after registering:
+        // a prompt 489 (RFC 6665 §8.3.1) until sipd has event packages, never silence.
+        stx.respond(this.#response(req, 489, 'Bad Event'));
+        return;
+      case 'PUBLISH':
+        stx.respond(this.#response(req, 405, 'Method Not Allowed', [['Allow', ALLOWED_METHODS.join(', ')]]));
         return;
       case 'CANCEL':
         // RFC 3261 §9.2: 481 when no transaction matches; otherwise 200 (the INVITE was answered at once, nothing is pending).

@@ -27,7 +27,7 @@ const ALLOWED: Record<string, string[]> = {
 // Only server.ts may construct real sockets, SQLite and the system clock.
 const SERVER_ONLY = [/from 'node:dgram'/, /from 'node:net'/, /better-sqlite3/];
 // (lib/config may use node:net for isIP and BlockList: no sockets there.)
-const SERVER_ONLY_ALLOWED = new Set(['transport/manager.ts', 'transport/address.ts', 'server.ts']);
+const SERVER_ONLY_ALLOWED = new Set(['transport/manager.ts', 'transport/address.ts', 'server.ts', 'store/sqlite.ts']);
 const NET_HELPERS_OK = /^config\//;
 
 function walk(dir: string): string[] {
@@ -73,6 +73,9 @@ t.test('lib/ imports flow downward only', async (t) => {
           violations.push(`${rel}: only server wiring may use ${re.source}`);
         }
       }
+    }
+    if (/from '[./]*store\/sqlite\.js'/.test(src) && rel !== 'server.ts' && !rel.startsWith('store')) {
+      violations.push(`${rel}: only server.ts may import store/sqlite.ts (depend on store/types.ts)`);
     }
     if (/\bsystemClock\b/.test(src) && rel !== 'server.ts' && rel !== path.join('util', 'clock.ts')) {
       violations.push(`${rel}: only server.ts may use systemClock`);

@@ -1,0 +1,246 @@
+/**
+ * REGISTER (RFC 3261 §10.3): authenticate, check the AOR, bound the expiry,
+ * update the location service, answer with every current binding.
+ *
+ * - The AOR is `sip:NAME@DOMAIN` where NAME is the sip.conf section name or
+ *   the client's long number, and DOMAIN one of sipd's own names or addresses.
+ * - Unknown users, wrong passwords, a source outside `permit` and static
+ *   clients (host= without secret) all get the same 401 challenge: nothing on
+ *   the wire tells them apart (no user enumeration).
+ * - Each Contact goes back in the 200 OK exactly as the phone sent it, with
+ *   only its `expires` parameter set to the remaining time; NAT data (source
+ *   address, port, transport, TCP connection) is stored beside it.
+ */
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { RateLimitedLog } from '../util/log.js';
+import { createResponse } from '../sip/build.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { NameAddr } from '../sip/name-addr.js';
+import { indexOutsideQuotes, unquote } from '../sip/split.js';
+import { unescapeUser } from '../sip/uri.js';
+import type { Flow } from '../transport/types.js';
+import type { ServerTransaction } from '../transaction/types.js';
+import type { Client, Config } from '../config/types.js';
+import type { ContactChange, LocationService, Binding } from './location.js';
+import type { LocalDomains } from './domain.js';
+
+/** What the registrar needs from digest authentication (see auth.ts). */
+export interface Authenticator {
+  /** Header values for a 401/407 challenge, one per algorithm; `stale` after an expired nonce. */
+  challenge(stale: boolean): string[];
+  /**
+   * Checks the credentials in the request's `header` (`authorization` or
+   * `proxy-authorization`). `passwordOf(username)` gives the secret of a user
+   * allowed to authenticate from this source, or undefined (then the same
+   * work is done against a dummy secret, so timing does not tell).
+   */
+  verify(
+    req: SipRequest,
+    header: 'authorization' | 'proxy-authorization',
+    passwordOf: (username: string) => string | undefined,
+  ): { ok: true; username: string } | { ok: false; stale: boolean; present: boolean };
+}
+
+export interface RegistrarOptions {
+  location: LocationService;
+  auth: Authenticator;
+  clock: Clock;
+  log: Logger;
+  /** The configuration in force (read once per request). */
+  config: () => Config;
+  domains: () => LocalDomains;
+  serverName: string;
+}
+
+export class Registrar {
+  readonly #o: RegistrarOptions;
+  readonly #rate: RateLimitedLog;
+
+  constructor(opts: RegistrarOptions) {
+    this.#o = opts;
+    this.#rate = new RateLimitedLog(() => opts.clock.now(), 60_000);
+  }
+
+  handle(req: SipRequest, stx: ServerTransaction, flow: Flow): void {
+    const cfg = this.#o.config();
+    const g = cfg.general;
+    // The AOR (To) must name a client of this server.
+    let to: NameAddr;
+    try {
+      to = req.to();
+    } catch {
+      stx.respond(this.#res(req, 400, 'Bad Request (malformed To)'));
+      return;
+    }
+    if ((to.uri.scheme !== 'sip' && to.uri.scheme !== 'sips') || to.uri.user === undefined) {
+      stx.respond(this.#res(req, 404, 'Not Found (the To header must be sip:USER@DOMAIN)'));
+      return;
+    }
+    if (!this.#o.domains().has(to.uri.host)) {
+      stx.respond(this.#res(req, 404, 'Not Found (domain not served here)'));
+      return;
+    }
+    const user = unescapeUser(to.uri.user);
+    const client = findClient(cfg, user);
+
+    // Who is asking (RFC 3261 §22): the same challenge for every failure.
+    const src = flow.remote.address;
+    const result = this.#o.auth.verify(req, 'authorization', (username) => {
+      const c = cfg.clients.get(username);
+      if (c === undefined || c.kind !== 'client' || c.secret === undefined) return undefined;
+      if (c.permit !== undefined && !c.permit.allows(src)) return undefined;
+      return c.secret;
+    });
+    if (!result.ok) {
+      if (result.present && client !== undefined && client.secret === undefined && this.#rate.allow(`static:${client.name}`) >= 0) {
+        this.#o.log.warn({ client: client.name, peer: src }, `REGISTER refused: [${client.name}] is a static client (host= without secret)`);
+      }
+      this.#challenge(req, stx, result.stale);
+      return;
+    }
+    if (client === undefined || client.name !== result.username) {
+      stx.respond(this.#res(req, 403, `Forbidden (${result.username} may not register ${user})`));
+      return;
+    }
+
+    // Contacts and their expiry (§10.3 steps 5–6).
+    const parsed = this.#contacts(req, stx, g);
+    if (parsed === undefined) return;
+    const ua = req.get('user-agent');
+    const r = this.#o.location.apply(client.name, {
+      callId: req.callId,
+      cseq: req.cseq.seq,
+      source: {
+        proto: flow.proto,
+        address: flow.remote.address,
+        port: flow.remote.port,
+        localAddress: flow.local.address,
+        localPort: flow.local.port,
+      },
+      connId: flow.connId,
+      ...(ua !== undefined ? { userAgent: ua } : {}),
+      ...(parsed === 'wildcard' ? { wildcard: true } : { contacts: parsed }),
+    });
+    if (!r.ok) {
+      if (r.reason === 'out-of-order') {
+        stx.respond(this.#res(req, 400, 'Bad Request (CSeq not above the last REGISTER of this Call-ID)'));
+      } else {
+        stx.respond(this.#res(req, 403, `Forbidden (more than ${r.limit} registrations for ${client.name})`));
+      }
+      return;
+    }
+    stx.respond(this.#ok(req, r.bindings));
+  }
+
+  /** Parses the Contacts; answers 400/423 itself and returns undefined on a problem. */
+  #contacts(req: SipRequest, stx: ServerTransaction, g: Config['general']): ContactChange[] | 'wildcard' | undefined {
+    const elements = req.getAll('contact');
+    if (elements.length === 0) return [];
+    const headerExpires = req.get('expires');
+    let defaultExpires = g.defaultExpires;
+    if (headerExpires !== undefined) {
+      if (!/^\d{1,10}$/.test(headerExpires)) {
+        stx.respond(this.#res(req, 400, 'Bad Request (malformed Expires)'));
+        return undefined;
+      }
+      defaultExpires = Number(headerExpires);
+    }
+    let parsed: Array<NameAddr | '*'>;
+    try {
+      parsed = req.contacts();
+    } catch {
+      stx.respond(this.#res(req, 400, 'Bad Request (malformed Contact)'));
+      return undefined;
+    }
+    if (parsed.includes('*')) {
+      if (parsed.length !== 1 || headerExpires !== '0') {
+        stx.respond(this.#res(req, 400, 'Bad Request (Contact: * needs Expires: 0 and no other Contact)'));
+        return undefined;
+      }
+      return 'wildcard';
+    }
+    const out: ContactChange[] = [];
+    for (let i = 0; i < parsed.length; i++) {
+      const na = parsed[i] as NameAddr;
+      const p = na.params.get('expires');
+      let expires = p !== undefined && p !== null && /^\d{1,10}$/.test(p) ? Number(p) : defaultExpires;
+      if (expires > 0 && expires < g.minExpires) {
+        stx.respond(
+          createResponse(req, 423, { headers: [['Min-Expires', String(g.minExpires)], ['Server', this.#o.serverName]] }),
+        );
+        return undefined;
+      }
+      if (expires > g.maxExpires) expires = g.maxExpires;
+      const inst = na.params.get('+sip.instance');
+      const regId = na.params.get('reg-id');
+      const q = na.params.get('q');
+      out.push({
+        contact: elements[i]!,
+        contactUri: na.uriText,
+        ...(inst ? { instance: unquote(inst) } : {}),
+        ...(regId && /^\d{1,9}$/.test(regId) ? { regId: Number(regId) } : {}),
+        ...(q && /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(q) ? { q: Number(q) } : {}),
+        expires,
+      });
+    }
+    return out;
+  }
+
+  #challenge(req: SipRequest, stx: ServerTransaction, stale: boolean): void {
+    const headers: Array<[string, string]> = this.#o.auth.challenge(stale).map((v) => ['WWW-Authenticate', v]);
+    headers.push(['Server', this.#o.serverName]);
+    stx.respond(createResponse(req, 401, { headers }));
+  }
+
+  /** 200 OK listing every current binding with its remaining time (RFC 3261 §10.3 step 8). */
+  #ok(req: SipRequest, bindings: readonly Binding[]): SipResponse {
+    const now = this.#o.clock.wallNow();
+    const headers: Array<[string, string]> = [];
+    for (const b of bindings) {
+      const left = Math.max(0, Math.round((b.expiresAt - now) / 1000));
+      headers.push(['Contact', withExpires(b.contact, left)]);
+    }
+    headers.push(['Date', new Date(now).toUTCString()]);
+    headers.push(['Server', this.#o.serverName]);
+    return createResponse(req, 200, { headers });
+  }
+
+  #res(req: SipRequest, status: number, reason: string): SipResponse {
+    return createResponse(req, status, { reason, headers: [['Server', this.#o.serverName]] });
+  }
+}
+
+/** The client an AOR user names: its section name, or its long number. Only `client` sections register. */
+export function findClient(cfg: Config, user: string): Client | undefined {
+  let c = cfg.clients.get(user);
+  if (c === undefined) {
+    const name = cfg.byLong.get(user);
+    if (name !== undefined) c = cfg.clients.get(name);
+  }
+  return c !== undefined && c.kind === 'client' ? c : undefined;
+}
+
+/**
+ * The Contact element as the phone sent it, with its header parameter
+ * `expires` (after the `>`, or after the URI in addr-spec form) set to `n`;
+ * everything else byte for byte.
+ */
+export function withExpires(contact: string, n: number): string {
+  const gt = lastOutsideQuotes(contact, 0x3e /* > */);
+  const paramsAt = gt >= 0 ? gt + 1 : Math.max(0, contact.indexOf(';'));
+  if (gt < 0 && contact.indexOf(';') < 0) return `${contact};expires=${n}`;
+  const head = contact.slice(0, paramsAt);
+  const params = contact.slice(paramsAt).replace(/;[ \t]*expires[ \t]*=[ \t]*[^;]*/gi, '');
+  return `${head}${params};expires=${n}`;
+}
+
+function lastOutsideQuotes(s: string, ch: number): number {
+  let last = -1;
+  let i = indexOutsideQuotes(s, ch);
+  while (i >= 0) {
+    last = i;
+    i = indexOutsideQuotes(s, ch, i + 1);
+  }
+  return last;
+}

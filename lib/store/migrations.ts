@@ -1,0 +1,49 @@
+/**
+ * Numbered schema migrations, applied in order inside one transaction by
+ * `sqlite.ts` and recorded as `schema_version` in the `meta` table. Append new
+ * ones (feature-code state, CDRs); never edit or renumber a released one. Pure
+ * data, so it can be read and tested without a database.
+ */
+
+export interface Migration {
+  /** 1, 2, 3, … without gaps. */
+  readonly version: number;
+  readonly name: string;
+  /** SQL run with `exec` (several statements allowed). */
+  readonly sql: string;
+}
+
+/** Created before any migration runs: holds `schema_version` and small named values (secrets). */
+export const META_TABLE_SQL = 'CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID';
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  Object.freeze({
+    version: 1,
+    name: 'location bindings',
+    sql: `
+      CREATE TABLE bindings (
+        aor           TEXT    NOT NULL,
+        contact_uri   TEXT    NOT NULL,
+        contact       TEXT    NOT NULL,
+        instance      TEXT,
+        reg_id        INTEGER,
+        call_id       TEXT    NOT NULL,
+        cseq          INTEGER NOT NULL,
+        q             REAL,
+        expires_at    INTEGER NOT NULL,
+        registered_at INTEGER NOT NULL,
+        proto         TEXT    NOT NULL,
+        address       TEXT    NOT NULL,
+        port          INTEGER NOT NULL,
+        local_address TEXT    NOT NULL,
+        local_port    INTEGER NOT NULL,
+        user_agent    TEXT,
+        PRIMARY KEY (aor, contact_uri)
+      ) WITHOUT ROWID;
+      CREATE INDEX bindings_expires_at ON bindings (expires_at);
+    `,
+  }),
+]);
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;
