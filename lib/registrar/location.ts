@@ -159,6 +159,11 @@ function detach(s: string | undefined): string | undefined {
   return JSON.parse(JSON.stringify(s)) as string;
 }
 
+/** A copy without spare capacity: an array grown by `push` reserves ~17 slots (~150 bytes), one per AOR. */
+function exact<T>(list: T[]): T[] {
+  return list.slice();
+}
+
 function qOf(b: Binding): number {
   return b.q ?? 1;
 }
@@ -361,7 +366,7 @@ export class LocationService {
       this.#heapPush(rec);
       loaded++;
     }
-    for (const { key, list } of added.values()) this.#byAor.set(key, list.sort(byQ));
+    for (const { key, list } of added.values()) this.#byAor.set(key, exact(list.sort(byQ)));
     this.#rearm();
     return loaded;
   }
@@ -381,19 +386,25 @@ export class LocationService {
     const next: Rec[] = [];
     const key = current.length > 0 ? current[0]!.aor : this.#aorKey(aor);
     const source = this.#source(u.source, current);
-    const callId = detach(u.callId);
+    let callId: string | undefined;
+    const ownCallId = (): string => (callId ??= detach(u.callId));
     const userAgent = u.userAgent === undefined ? undefined : this.#intern(u.userAgent);
     const store = this.#store;
+    // Store removals of old keys first: a URI given up by one binding may be taken by another in the same request.
     for (const s of slots) {
       const r = s.rec;
+      if (r === undefined) continue;
       if (s.removed) {
-        if (r !== undefined) {
-          this.#heapRemove(r);
-          store?.remove(key, r.contactUri);
-          events.push(['unregistered', r]);
-        }
-        continue;
+        this.#heapRemove(r);
+        store?.remove(key, r.contactUri);
+        events.push(['unregistered', r]);
+      } else if (s.change !== undefined && s.change.contactUri !== r.contactUri) {
+        store?.remove(key, r.contactUri);
       }
+    }
+    for (const s of slots) {
+      if (s.removed) continue;
+      const r = s.rec;
       const c = s.change;
       if (c === undefined) {
         next.push(r!);
@@ -408,7 +419,7 @@ export class LocationService {
             contactUri: detach(c.contactUri),
             instance: detach(c.instance),
             regId: c.regId,
-            callId: callId,
+            callId: ownCallId(),
             cseq: u.cseq,
             q: c.q,
             expiresAt: wall + expiresMs,
@@ -425,14 +436,11 @@ export class LocationService {
         events.push(['registered', rec]);
         continue;
       }
-      if (r.contactUri !== c.contactUri) {
-        store?.remove(key, r.contactUri);
-        r.contactUri = detach(c.contactUri);
-      }
+      if (r.contactUri !== c.contactUri) r.contactUri = detach(c.contactUri);
       if (r.contact !== c.contact) r.contact = detach(c.contact);
       if (r.instance !== c.instance) r.instance = detach(c.instance);
       r.regId = c.regId;
-      if (r.callId !== u.callId) r.callId = callId;
+      if (r.callId !== u.callId) r.callId = ownCallId();
       r.cseq = u.cseq;
       r.q = c.q;
       r.expiresAt = wall + expiresMs;
@@ -446,11 +454,12 @@ export class LocationService {
       store?.upsert(toStored(r));
       events.push(['refreshed', r]);
     }
+    const list = next.length === 0 ? EMPTY : exact(next.sort(byQ));
     if (next.length === 0) this.#byAor.delete(key);
-    else this.#byAor.set(key, next.sort(byQ));
+    else this.#byAor.set(key, list as Rec[]);
     this.#rearm();
     for (const [kind, r] of events) this.#emit(key, kind, r);
-    return next.length === 0 ? EMPTY : next;
+    return list;
   }
 
   /** Removes every binding whose deadline has passed. */
@@ -469,7 +478,7 @@ export class LocationService {
       if (list !== undefined) {
         const rest = list.filter((x) => x !== r);
         if (rest.length === 0) this.#byAor.delete(r.aor);
-        else this.#byAor.set(r.aor, rest);
+        else this.#byAor.set(r.aor, exact(rest));
       }
       this.#store?.remove(r.aor, r.contactUri);
     }
