@@ -222,7 +222,7 @@ t.test('+sip.instance / reg-id replaces the binding across a new URI and source 
 });
 
 t.test('an instance match supersedes another binding holding the same URI', async (t) => {
-  const { loc } = setup();
+  const { loc, store } = setup();
   loc.apply('g', reg([contact('sip:g@a', 3600, { instance: 'I' })], { callId: 'c1' }));
   loc.apply('g', reg([contact('sip:g@b')], { callId: 'c2' }));
   t.equal(loc.size, 2);
@@ -230,6 +230,19 @@ t.test('an instance match supersedes another binding holding the same URI', asyn
   const bs = loc.lookup('g');
   t.same(uris(bs), ['sip:g@b'], 'one binding per URI');
   t.equal(bs[0]!.instance, 'I');
+  t.same([...store.rows.keys()], ['g sip:g@b'], 'the store holds the survivor');
+  t.equal(store.rows.get('g sip:g@b')!.instance, 'I');
+});
+
+t.test('a URI given up by one binding and taken by another in the same request stays in the store', async (t) => {
+  const { loc, store } = setup();
+  loc.apply('s', reg([contact('sip:s@p', 3600, { instance: 'I1' }), contact('sip:s@u', 3600, { instance: 'I2' })]));
+  // I2 moves u → v, then I1 moves p → u.
+  const r = loc.apply('s', reg([contact('sip:s@v', 3600, { instance: 'I2' }), contact('sip:s@u', 3600, { instance: 'I1' })], { cseq: 2 }));
+  t.ok(r.ok);
+  t.same(loc.lookup('s').map((b) => `${b.instance} ${b.contactUri}`).sort(), ['I1 sip:s@u', 'I2 sip:s@v']);
+  t.same([...store.rows.keys()].sort(), ['s sip:s@u', 's sip:s@v']);
+  t.equal(store.rows.get('s sip:s@u')!.instance, 'I1');
 });
 
 t.test('the same Call-ID from the same AOR replaces the binding across a new NAT port', async (t) => {
@@ -402,31 +415,49 @@ t.test('10,000 bindings: all expire, nothing left behind', async (t) => {
   t.equal(store.rows.size, 0, 'every binding removed from the store');
 });
 
-t.test('a randomized history keeps the heap and the map consistent', async (t) => {
-  const { clock, loc, store } = setup({ graceMs: 1000 });
+t.test('a randomized history keeps the heap, the map and the store consistent', async (t) => {
+  const { clock, loc, store } = setup({ graceMs: 1000, maxBindingsPerAor: 3 });
   let seed = 12345;
   const rnd = (n: number): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
   const cseq = new Map<string, number>();
+  const instances = [undefined, 'I1', 'I2'];
+  let refused = 0;
   for (let step = 0; step < 5000; step++) {
-    const aor = `a${rnd(50)}`;
+    const aor = `a${rnd(20)}`;
     const n = (cseq.get(aor) ?? 0) + 1;
     cseq.set(aor, n);
-    const op = rnd(10);
+    const op = rnd(20);
     if (op === 0) loc.removeAll(aor);
-    else loc.apply(aor, reg([contact(`sip:${aor}@${rnd(4)}`, op === 1 ? 0 : 1 + rnd(120))], { callId: `${aor}-${rnd(2)}`, cseq: n }));
+    else if (op === 1) loc.apply(aor, { callId: `${aor}-${rnd(2)}`, cseq: n, source: UDP(rnd(3)), wildcard: true });
+    else {
+      const cs: ContactChange[] = [];
+      for (let k = 1 + rnd(2); k > 0; k--) {
+        const inst = instances[rnd(3)];
+        cs.push(contact(`sip:${aor}@${rnd(6)}`, rnd(6) === 0 ? 0 : 1 + rnd(300), { ...(inst ? { instance: inst } : {}), ...(rnd(2) ? { q: rnd(11) / 10 } : {}) }));
+      }
+      // Now and then a stale CSeq (refused when the Call-ID matches a binding).
+      const r = loc.apply(aor, reg(cs, { callId: `${aor}-${rnd(2)}`, cseq: rnd(10) === 0 ? n - 3 : n, source: UDP(rnd(3)) }));
+      if (!r.ok) refused++;
+    }
     clock.advance(rnd(3000));
-    // Every binding in the map is live and stored; the store has nothing else.
-    let count = 0;
-    for (let i = 0; i < 50; i++) count += loc.lookup(`a${i}`).length;
-    if (count !== loc.size || store.rows.size !== loc.size) {
-      t.fail(`step ${step}: map ${count}, heap ${loc.size}, store ${store.rows.size}`);
+    const live = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const bs = loc.lookup(`a${i}`);
+      for (const b of bs) live.add(`${b.aor} ${b.contactUri}`);
+      if (new Set(bs.map((b) => b.contactUri)).size !== bs.length) t.fail(`step ${step}: duplicate URI in a${i}`);
+      for (let j = 1; j < bs.length; j++) if ((bs[j - 1]!.q ?? 1) < (bs[j]!.q ?? 1)) t.fail(`step ${step}: q order in a${i}`);
+    }
+    const stored = [...store.rows.keys()].sort().join('|');
+    if (live.size !== loc.size || stored !== [...live].sort().join('|')) {
+      t.fail(`step ${step}: map ${live.size}, heap ${loc.size}, store ${store.rows.size}`);
       return;
     }
   }
-  clock.advance(200_000);
+  t.ok(refused > 0, `some requests were refused (${refused})`);
+  clock.advance(400_000);
   t.equal(loc.size, 0);
   t.equal(store.rows.size, 0);
   t.equal(clock.pending(), 0);
