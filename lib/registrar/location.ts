@@ -36,6 +36,11 @@ export interface Binding {
   readonly connId?: number | undefined;
 }
 
+/**
+ * What happened to a binding: `registered` (new), `refreshed` (updated by a
+ * REGISTER, including a replacement by instance or Call-ID whose URI changed),
+ * `unregistered` (expires=0, `*`, `removeAll`, `dropAors`), `expired` (timer).
+ */
 export type ChangeKind = 'registered' | 'refreshed' | 'unregistered' | 'expired';
 
 /** One Contact of a REGISTER, after the registrar has parsed it and bounded its expiry. */
@@ -74,6 +79,7 @@ export type ApplyResult =
   /** The AOR would hold more than `maxBindingsPerAor` bindings; nothing was changed. */
   | { readonly ok: false; readonly reason: 'too-many'; readonly limit: number };
 
+/** Receives each change after the service is consistent again; `binding` is the record (its state after the change). */
 export type ChangeListener = (aor: string, kind: ChangeKind, binding: Binding) => void;
 
 export interface LocationServiceOptions {
@@ -94,7 +100,9 @@ export interface LocationServiceOptions {
   log?: Logger;
 }
 
+/** A binding lives this long past its expiry: phones refresh at 99 % or exactly at expiry. */
 export const DEFAULT_GRACE_MS = 5000;
+/** Kamailio's `max_contacts` idea: a buggy or hostile phone cannot pile up bindings. */
 export const DEFAULT_MAX_BINDINGS_PER_AOR = 10;
 
 /** The in-memory record. Fixed shape (one hidden class), no closures. */
@@ -249,6 +257,9 @@ export class LocationService {
    */
   apply(aor: string, update: RegisterUpdate): ApplyResult {
     this.#assertOpen();
+    for (const c of update.contacts ?? []) {
+      if (!(c.expires >= 0 && c.expires < 2 ** 31)) throw new RangeError(`LocationService.apply: bad expires ${c.expires} for ${c.contactUri}`);
+    }
     this.#expireDue();
     const current = this.#byAor.get(aor) ?? [];
     const slots: Slot[] = current.map((rec) => ({ rec, change: undefined, removed: false, touched: false }));
@@ -304,7 +315,12 @@ export class LocationService {
     }
 
     let live = 0;
-    for (const s of slots) if (!s.removed) live++;
+    let changed = false;
+    for (const s of slots) {
+      if (!s.removed) live++;
+      if (s.removed || s.change !== undefined) changed = true;
+    }
+    if (!changed) return { ok: true, bindings: this.lookup(aor) }; // a query, or removals of unknown contacts
     if (live > this.maxBindingsPerAor && live > current.length) {
       return { ok: false, reason: 'too-many', limit: this.maxBindingsPerAor };
     }

@@ -57,6 +57,7 @@ export interface SqliteStore extends LocationStore, MetaStore {
   readonly stats: StoreStats;
 }
 
+/** The batching window: well inside the one second the issue allows between acknowledgement and disk. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 
 const BINDING_COLUMNS =

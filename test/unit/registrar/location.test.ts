@@ -462,3 +462,19 @@ t.test('a randomized history keeps the heap, the map and the store consistent', 
   t.equal(store.rows.size, 0);
   t.equal(clock.pending(), 0);
 });
+
+t.test('a query REGISTER changes nothing; a bad expires is a programming error', async (t) => {
+  const { loc, store, events } = setup();
+  loc.apply('q', reg([contact('sip:q@x')]));
+  const list = loc.lookup('q');
+  store.calls.length = 0;
+  const r = loc.apply('q', reg([], { cseq: 2 }));
+  t.same(r.ok && uris(r.bindings), ['sip:q@x']);
+  t.equal(loc.lookup('q'), list, 'same snapshot: nothing rebuilt');
+  t.same(store.calls, []);
+  t.same(loc.apply('nobody', reg([])), { ok: true, bindings: [] });
+  t.equal(loc.aorCount, 1);
+  t.throws(() => loc.apply('q', reg([contact('sip:q@y', NaN)])), RangeError);
+  t.throws(() => loc.apply('q', reg([contact('sip:q@y', -1)])), RangeError);
+  t.equal(events.length, 1);
+});

@@ -190,11 +190,20 @@ t.test('a read-only handle sees flushed bindings while the writer is open', asyn
   clock.advance(200);
   const seen = reader.listBindings(WALL);
   t.same(seen.map((b) => b.contactUri), ['sip:high@x', 'sip:low@x'], 'ordered by AOR then q, expired hidden');
-  t.throws(() => new Database(file, { readonly: true }).prepare('DELETE FROM bindings').run(), /readonly/i);
+  const ro = new Database(file, { readonly: true });
+  t.throws(() => ro.prepare('DELETE FROM bindings').run(), /readonly/i);
+  ro.close();
   // The reader never deletes: the writer still has the expired row until loadAll.
   store.upsert(binding(4, { aor: 'c' }));
   store.flush();
   t.equal(reader.listBindings(WALL).length, 3);
+  // And after the writer has closed (no -wal/-shm files left): --registrations with sipd stopped.
+  reader.close();
+  store.close();
+  t.notOk(fs.existsSync(`${file}-wal`), 'the WAL is checkpointed and removed on close');
+  const later = openReadOnly(file);
+  t.equal(later.listBindings(WALL).length, 3);
+  later.close();
 });
 
 t.test('openReadOnly: a missing file or a foreign database is a clear error', async (t) => {
