@@ -250,14 +250,6 @@ t.test('a corrupt or unopenable file is a clear error naming the file', async (t
   t.throws(() => openStore(nodir, { clock: new FakeClock() }), { code: 'SIPD_ERR_STORE_OPEN', message: /missing\/sipd\.sqlite3: .*directory does not exist/ });
 });
 
-t.test('a read-only file is refused for writing (skipped as root)', { skip: process.getuid?.() === 0 ? 'root can write anyway' : false }, async (t) => {
-  const { store, file } = setup(t);
-  store.close();
-  fs.chmodSync(file, 0o444);
-  t.teardown(() => fs.chmodSync(file, 0o644));
-  t.throws(() => openStore(file, { clock: new FakeClock() }), { code: 'SIPD_ERR_STORE_OPEN', message: /writable/ });
-});
-
 t.test('a failed batch is kept and retried', async (t) => {
   const { store, clock, file } = setup(t);
   // Another connection holds the write lock: the batch fails (busy), stays queued, and is written later.
