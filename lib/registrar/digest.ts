@@ -4,14 +4,15 @@
  * (RFC 3261 §22.2–22.4, RFC 7616 §3, RFC 8760 §2).
  *
  * Decisions, for the callers in the registrar and the proxy:
- * - **One challenge per algorithm**, in the configured order (RFC 8760 §2.4:
+ * - **One challenge per algorithm**, in the configured order (RFC 8760 §2:
  *   the server lists them in order of preference and the client takes the
  *   first it supports). The default puts MD5 first because old PJSIP-based
  *   softphones (MicroSIP) read only the first challenge. All challenges of
  *   one response share one nonce (RFC 7616 §3.3 asks for a unique nonce per
  *   401; the nonce is not bound to an algorithm).
  * - **qop**: sipd offers `qop="auth"`. A response without qop (RFC 2069
- *   clients, RFC 7616 §3.4.1 form `H(HA1:nonce:HA2)`) is accepted while its
+ *   clients, RFC 2617 §3.2.2.1 form `H(HA1:nonce:HA2)`, which RFC 7616 dropped
+ *   but old phones still send) is accepted while its
  *   nonce is fresh, but has no nonce-count replay protection: a captured
  *   request can be replayed within the nonce lifetime. `auth-int` was never
  *   offered and is refused (`malformed`).
@@ -30,7 +31,7 @@
  * Strings from the wire are latin1 in sipd's message model (one character per
  * byte), so username, realm, uri, nonce and cnonce are hashed as latin1, which
  * reproduces the bytes the client hashed; the password is text from sip.conf
- * and is hashed as UTF-8 (RFC 7616 §3.4.1 with charset=UTF-8). For ASCII, which
+ * and is hashed as UTF-8 (RFC 7616 §4, charset=UTF-8). For ASCII, which
  * is what phones send, both are the same.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -120,7 +121,7 @@ export interface ChallengeOptions {
 /**
  * The values of the `WWW-Authenticate` (401, REGISTER) or
  * `Proxy-Authenticate` (407) header fields: one field per algorithm, in offer
- * order (RFC 8760 §2.4, RFC 3261 §22.1), each
+ * order (RFC 8760 §2: most preferred first; RFC 3261 §22.1), each
  * `Digest realm="R", nonce="N"[, opaque="O"], algorithm=A, qop="auth"[, stale=true]`.
  * The same for every caller whatever user it claims to be (no enumeration).
  */
@@ -294,7 +295,7 @@ export interface DigestResponseInput {
  * The `response` value a client computes (RFC 7616 §3.4.1–3.4.3, RFC 2617
  * §3.2.2, RFC 8760 §2): lower-case hex of
  * - `KD(HA1, nonce:nc:cnonce:qop:HA2)` with qop=auth,
- * - `KD(HA1, nonce:HA2)` without qop,
+ * - `KD(HA1, nonce:HA2)` without qop (RFC 2617 §3.2.2.1),
  *
  * where `KD(s, d) = H(s:d)`, `HA2 = H(method:uri)`, `HA1 = H(username:realm:password)`
  * and for `-sess`, `HA1 = H(H(username:realm:password):nonce:cnonce)`.

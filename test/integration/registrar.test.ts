@@ -195,9 +195,14 @@ t.test('bindings survive a restart; a reload that removes a client drops its bin
   t.teardown(() => server.close());
   t.equal(server.location.lookup('alice').length, 1, 'alice restored');
   t.equal(server.location.lookup('carol').length, 1, 'carol restored');
-  fs.writeFileSync(path.join(dir, 'sip.conf'), CONF.replace(/\[carol\][^[]*/, ''));
+  const dave = '\n[dave]\naccountcode=OFFICE\nsecret=dave-pw\nexten=#104\n';
+  const client2 = await SipClient.open(server.address.port);
+  t.teardown(() => client2.close());
+  t.equal((await client2.registerWithAuth({ user: 'dave', password: 'dave-pw' })).res.status, 401, 'dave is not in sip.conf yet');
+  fs.writeFileSync(path.join(dir, 'sip.conf'), CONF.replace(/\[carol\][^[]*/, '') + dave);
   const st = server.reload('test');
   t.ok(st.ok);
   t.equal(server.location.lookup('carol').length, 0, 'carol dropped');
   t.equal(server.location.lookup('alice').length, 1, 'alice kept');
+  t.equal((await client2.registerWithAuth({ user: 'dave', password: 'dave-pw' })).res.status, 200, 'a client added by the reload can register');
 });
