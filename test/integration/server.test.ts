@@ -60,7 +60,7 @@ t.test('a retransmitted request is absorbed: the same response again, not a new 
 t.test('requests not handled yet get a final 501 with Allow; INVITE gets 100 then 501 and the ACK stops retransmission', async (t) => {
   const s = await server(t);
   const p = await peer(t);
-  p.send(request({ port: p.port, method: 'SUBSCRIBE' }), s.address.port);
+  p.send(request({ port: p.port, method: 'INFO' }), s.address.port);
   const r = res(await p.nth(1));
   t.equal(r.status, 501);
   t.match(r.get('allow'), /OPTIONS/);
