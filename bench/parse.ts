@@ -72,24 +72,39 @@ export function rate(fn: () => unknown, ms = 2000): number {
  * measures), and parse + the edits a proxy makes (own Via on top,
  * Max-Forwards decremented) + serialize (every field re-joined).
  */
-export function parserBench(ms = 2000): Array<{ name: string; bytes: number; perSecond: number }> {
-  const out: Array<{ name: string; bytes: number; perSecond: number }> = [];
+export interface ParserFigure {
+  name: string;
+  bytes: number;
+  /** Median of the rounds, messages per CPU second. */
+  perSecond: number;
+  min: number;
+  max: number;
+}
+
+export function parserBench(rounds = 5, ms = 1000): ParserFigure[] {
+  const cases: Array<{ name: string; bytes: number; fn: () => unknown }> = [];
   for (const [name, buf] of [['INVITE', INVITE], ['REGISTER', REGISTER]] as const) {
-    out.push({ name: `${name} parse+serialize`, bytes: buf.length, perSecond: rate(() => parseMessage(buf).serialize(), ms) });
-    out.push({
+    cases.push({ name: `${name} parse+serialize`, bytes: buf.length, fn: () => parseMessage(buf).serialize() });
+    cases.push({
       name: `${name} parse+proxy edits+serialize`,
       bytes: buf.length,
-      perSecond: rate(() => {
+      fn: () => {
         const m = parseMessage(buf);
         m.prepend('via', 'SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKproxy1;rport');
         m.set('max-forwards', String((m.maxForwards ?? 70) - 1));
         return m.serialize();
-      }, ms),
+      },
     });
   }
-  return out;
+  // Rounds are interleaved so that a noisy moment on a shared machine hits every case alike.
+  const results = cases.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) cases.forEach((c, i) => results[i]!.push(rate(c.fn, ms)));
+  return cases.map((c, i) => {
+    const v = results[i]!.sort((a, b) => a - b);
+    return { name: c.name, bytes: c.bytes, perSecond: v[Math.floor(v.length / 2)]!, min: v[0]!, max: v[v.length - 1]! };
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const r of parserBench()) process.stdout.write(`${r.name}: ${r.perSecond} msg/s (${r.bytes} bytes)\n`);
+  for (const r of parserBench()) process.stdout.write(`${r.name}: ${r.perSecond} msg/s median (${r.min}–${r.max}; ${r.bytes} bytes)\n`);
 }

@@ -21,7 +21,9 @@ const HARNESS = path.resolve(ROOT, '../shared/bench/run.sh');
 
 async function main(): Promise<number> {
   process.stdout.write(`sipd bench on ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}\n`);
-  for (const r of parserBench()) process.stdout.write(`parser: ${r.name}: ${r.perSecond} msg/s (${r.bytes} bytes)\n`);
+  for (const r of parserBench()) {
+    process.stdout.write(`parser: ${r.name}: ${r.perSecond} msg/s (median of 5 rounds, ${r.min}–${r.max}; ${r.bytes} bytes)\n`);
+  }
   if (process.argv.includes('--parser')) return 0;
   if (spawnSync('sipp', ['-v']).error !== undefined) {
     process.stdout.write('sipp not installed (apt-get install -y sip-tester): SIPp figures skipped\n');
