@@ -5,7 +5,7 @@
  * proxy and PBX issues add their handlers here.
  */
 import type { Logger } from '../util/log.js';
-import { createResponse } from '../sip/build.js';
+import { createResponse, statelessTag } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../transaction/layer.js';
@@ -58,36 +58,45 @@ export class Router implements TransactionUser {
     }
   }
 
+  /**
+   * Answers without a transaction (RFC 3261 §8.2.7) what needs no state: OPTIONS
+   * to sipd itself, and REGISTERs without credentials (the 401 challenge).
+   */
+  statelessResponse(req: SipRequest, _flow: Flow): SipResponse | undefined {
+    if (req.method === 'OPTIONS') return this.#optionsResponse(req);
+    if (req.method === 'REGISTER') return this.#registrar.statelessResponse(req);
+    return undefined;
+  }
+
   onStrayResponse(res: SipResponse, flow: Flow): void {
     this.#log.debug({ msg: res.summary(), peer: `${flow.remote.address}:${flow.remote.port}` }, 'response matches no transaction; dropped');
   }
 
   /** RFC 3261 §11.2: OPTIONS to sipd itself (no user part) gets 200 with what sipd accepts. */
   #options(req: SipRequest, stx: ServerTransaction): void {
+    stx.respond(this.#optionsResponse(req));
+  }
+
+  #optionsResponse(req: SipRequest): SipResponse {
     let user: string | undefined;
     try {
       user = req.requestUri().user;
     } catch {
-      stx.respond(this.#response(req, 400, 'Bad Request-URI'));
-      return;
+      return this.#response(req, 400, 'Bad Request-URI');
     }
-    if (user !== undefined) {
-      stx.respond(this.#response(req, 501, 'Not Implemented'));
-      return;
-    }
-    stx.respond(
-      this.#response(req, 200, undefined, [
-        ['Allow', ALLOWED_METHODS.join(', ')],
-        ['Accept', 'application/sdp'],
-        ['Accept-Encoding', 'identity'],
-        ['Accept-Language', 'en'],
-        ['Supported', ''],
-      ]),
-    );
+    if (user !== undefined) return this.#response(req, 501, 'Not Implemented');
+    return this.#response(req, 200, undefined, [
+      ['Allow', ALLOWED_METHODS.join(', ')],
+      ['Accept', 'application/sdp'],
+      ['Accept-Encoding', 'identity'],
+      ['Accept-Language', 'en'],
+      ['Supported', ''],
+    ]);
   }
 
   #response(req: SipRequest, status: number, reason?: string, headers: Array<[string, string]> = []): SipResponse {
     return createResponse(req, status, {
+      toTag: statelessTag(req),
       ...(reason !== undefined ? { reason } : {}),
       headers: [...headers, ['Server', this.#serverName]],
     });

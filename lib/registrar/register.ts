@@ -14,7 +14,7 @@
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { RateLimitedLog } from '../util/log.js';
-import { createResponse } from '../sip/build.js';
+import { createResponse, statelessTag } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { NameAddr } from '../sip/name-addr.js';
 import { indexOutsideQuotes, unquote } from '../sip/split.js';
@@ -62,26 +62,42 @@ export class Registrar {
     this.#rate = new RateLimitedLog(() => opts.clock.now(), 60_000);
   }
 
-  handle(req: SipRequest, stx: ServerTransaction, flow: Flow): void {
-    const cfg = this.#o.config();
-    const g = cfg.general;
-    // The AOR (To) must name a client of this server.
+  /**
+   * RFC 3261 §8.2.7: a REGISTER without credentials gets its answer (the 401
+   * challenge, or a 400/404 for a bad AOR) statelessly, so unauthenticated
+   * traffic holds no transaction state. Undefined: it needs a transaction.
+   */
+  statelessResponse(req: SipRequest): SipResponse | undefined {
+    if (req.has('authorization')) return undefined;
+    const aor = this.#checkAor(req);
+    if (typeof aor !== 'string') return aor;
+    return this.#challengeResponse(req, false);
+  }
+
+  /** The AOR user of a REGISTER, or the error response when the To header is not a user of sipd's domains. */
+  #checkAor(req: SipRequest): string | SipResponse {
     let to: NameAddr;
     try {
       to = req.to();
     } catch {
-      stx.respond(this.#res(req, 400, 'Bad Request (malformed To)'));
-      return;
+      return this.#res(req, 400, 'Bad Request (malformed To)');
     }
     if ((to.uri.scheme !== 'sip' && to.uri.scheme !== 'sips') || to.uri.user === undefined) {
-      stx.respond(this.#res(req, 404, 'Not Found (the To header must be sip:USER@DOMAIN)'));
+      return this.#res(req, 404, 'Not Found (the To header must be sip:USER@DOMAIN)');
+    }
+    if (!this.#o.domains().has(to.uri.host)) return this.#res(req, 404, 'Not Found (domain not served here)');
+    return unescapeUser(to.uri.user);
+  }
+
+  handle(req: SipRequest, stx: ServerTransaction, flow: Flow): void {
+    const cfg = this.#o.config();
+    const g = cfg.general;
+    // The AOR (To) must name a client of this server.
+    const user = this.#checkAor(req);
+    if (typeof user !== 'string') {
+      stx.respond(user);
       return;
     }
-    if (!this.#o.domains().has(to.uri.host)) {
-      stx.respond(this.#res(req, 404, 'Not Found (domain not served here)'));
-      return;
-    }
-    const user = unescapeUser(to.uri.user);
     const client = findClient(cfg, user);
 
     // Who is asking (RFC 3261 §22): the same challenge for every failure.
@@ -188,9 +204,13 @@ export class Registrar {
   }
 
   #challenge(req: SipRequest, stx: ServerTransaction, stale: boolean): void {
+    stx.respond(this.#challengeResponse(req, stale));
+  }
+
+  #challengeResponse(req: SipRequest, stale: boolean): SipResponse {
     const headers: Array<[string, string]> = this.#o.auth.challenge(stale).map((v) => ['WWW-Authenticate', v]);
     headers.push(['Server', this.#o.serverName]);
-    stx.respond(createResponse(req, 401, { headers }));
+    return createResponse(req, 401, { headers, toTag: statelessTag(req) });
   }
 
   /** 200 OK listing every current binding with its remaining time (RFC 3261 §10.3 step 8). */
@@ -207,7 +227,7 @@ export class Registrar {
   }
 
   #res(req: SipRequest, status: number, reason: string): SipResponse {
-    return createResponse(req, status, { reason, headers: [['Server', this.#o.serverName]] });
+    return createResponse(req, status, { reason, toTag: statelessTag(req), headers: [['Server', this.#o.serverName]] });
   }
 }
 

@@ -36,6 +36,24 @@ export function newTag(): string {
   return randomToken(6);
 }
 
+/**
+ * A To tag that is the same for every retransmission of a request (Call-ID,
+ * From tag, top Via branch), so a stateless answer (RFC 3261 §8.2.7) to a
+ * retransmitted request carries the tag of the first one. Two 32-bit FNV-1a
+ * hashes, hex.
+ */
+export function statelessTag(req: SipRequest): string {
+  const s = `${req.callId}\u0000${req.fromTag ?? ''}\u0000${req.via.branch ?? ''}\u0000${req.cseq.seq}`;
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
 export function newCallId(host?: string): string {
   return host ? `${randomToken(12)}@${host}` : randomToken(12);
 }

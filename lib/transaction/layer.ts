@@ -11,6 +11,7 @@
 import { createResponse } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, Flow, Transport } from '../transport/types.js';
+import { responseDestination } from '../transport/routing.js';
 import type { Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { ClientInviteTransaction } from './client-invite.js';
@@ -148,6 +149,18 @@ export class TransactionLayer {
     if (existing !== undefined) {
       existing.handle({ type: 'rx-msg', msg: req, flow });
       return;
+    }
+    if (this.#tu.statelessResponse !== undefined && req.method !== 'CANCEL' && req.method !== 'INVITE') {
+      let res: SipResponse | undefined;
+      try {
+        res = this.#tu.statelessResponse(req, flow);
+      } catch (err) {
+        this.#log.error({ err, msg: summary(req) }, 'statelessResponse threw; going on with a transaction');
+      }
+      if (res !== undefined) {
+        this.#env.transport.send(res, responseDestination(req, flow));
+        return;
+      }
     }
     const stx = this.#createServer(req, flow);
     if (req.method === 'CANCEL') stx.cancelled = this.#findServer(req, 'INVITE'); // §9.2

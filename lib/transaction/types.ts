@@ -20,6 +20,15 @@ export interface TransactionUser {
   onRequest(req: SipRequest, stx: ServerTransaction | undefined, flow: Flow): void;
   /** A response matching no client transaction (e.g. a 2xx retransmission after Timer M). */
   onStrayResponse(res: SipResponse, flow: Flow): void;
+  /**
+   * Optional first look at a new non-ACK request that matches no transaction
+   * (RFC 3261 §8.2.7, stateless UAS behaviour): return a response to send it
+   * statelessly and create no transaction (OPTIONS keep-alives, digest
+   * challenges to unauthenticated requests — idempotent answers, so a
+   * retransmitted request just gets the same kind of answer again), or
+   * undefined to go on with a server transaction and `onRequest`.
+   */
+  statelessResponse?(req: SipRequest, flow: Flow): SipResponse | undefined;
 }
 
 export interface ClientHandler {
