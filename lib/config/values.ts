@@ -238,10 +238,17 @@ export function parsePermit(text: string): Parsed<Permit> {
   }
   if (errors.length > 0) return fail(errors.join('; '));
   if (cidrs.length === 0) return fail(`permit '${text}' lists no network`);
+  // BlockList.check builds a SocketAddress on every call; phones come from few
+  // addresses, so answers are remembered (bounded, per Config: a reload starts afresh).
+  const seen = new Map<string, boolean>();
   const allows = (address: string): boolean => {
+    const known = seen.get(address);
+    if (known !== undefined) return known;
     const family = net.isIP(address);
-    if (family === 0) return false;
-    return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    const answer = family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    if (seen.size >= 4096) seen.clear();
+    seen.set(address, answer);
+    return answer;
   };
   return ok({ cidrs, list, allows }, warnings);
 }

@@ -163,6 +163,17 @@ t.test('a re-REGISTER from a new source port with the same Call-ID replaces the 
   t.equal(b[0]!.source.port, moved.peer.port);
 });
 
+t.test('several accounts registering from one IP:port are told apart by their credentials', async (t) => {
+  const { client, server } = await setup(t);
+  const a = await client.registerWithAuth({ user: 'alice', password: 'alice-pw', contacts: [`<sip:alice@127.0.0.1:${client.peer.port}>`] });
+  const c = await client.registerWithAuth({ user: 'carol', password: 'carol-pw', contacts: [`<sip:carol@127.0.0.1:${client.peer.port}>`] });
+  t.equal(a.res.status, 200);
+  t.equal(c.res.status, 200);
+  t.equal(server.location.lookup('alice')[0]!.contactUri, `sip:alice@127.0.0.1:${client.peer.port}`);
+  t.equal(server.location.lookup('carol')[0]!.contactUri, `sip:carol@127.0.0.1:${client.peer.port}`);
+  t.equal(server.location.lookup('alice')[0]!.source.port, server.location.lookup('carol')[0]!.source.port, 'same source');
+});
+
 t.test('credentials of one account cannot register another', async (t) => {
   const { client } = await setup(t);
   const callId = client.newCallId();
