@@ -175,6 +175,7 @@ export class SipdServer {
       clock: this.#clock,
       log: this.#log.child({ component: 'transaction' }),
       tu: router,
+      compactCompleted: true,
       ...(opts.timers ? { timers: opts.timers } : {}),
     });
     this.#transport = transport;

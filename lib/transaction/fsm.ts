@@ -9,7 +9,7 @@
  * A timer that fires after its transaction ended, or after it was replaced, is
  * ignored.
  */
-import type { AnyMessage } from '../sip/message.js';
+import type { AnyMessage, SipResponse } from '../sip/message.js';
 import type { Destination, Flow, Transport } from '../transport/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -37,6 +37,13 @@ export interface TxEnv {
   readonly log: Logger;
   /** Called once, when the transaction enters Terminated: the layer drops it from its table. */
   removed(tx: Transaction<string>): void;
+  /**
+   * When set, a non-INVITE server transaction on an unreliable transport hands
+   * its Completed state (timer J) to the layer as a compact record — the key,
+   * the destination and the final response's bytes — and terminates at once
+   * (see `TransactionLayerOptions.compactCompleted`).
+   */
+  park?(key: string, response: SipResponse, dest: Destination): void;
 }
 
 export abstract class Transaction<S extends string> {

@@ -9,10 +9,10 @@
  * leave the tables at once, with all their timers cleared.
  */
 import { createResponse } from '../sip/build.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import { SipResponse, type SipRequest } from '../sip/message.js';
 import type { Destination, Flow, Transport } from '../transport/types.js';
 import { responseDestination } from '../transport/routing.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { ClientInviteTransaction } from './client-invite.js';
 import { ClientNonInviteTransaction } from './client-non-invite.js';
@@ -33,6 +33,23 @@ export interface TransactionLayerOptions {
   tu: TransactionUser;
   /** Send 100 Trying for every new INVITE at once (§17.2.1). Default true. */
   autoTrying?: boolean;
+  /**
+   * Keep the Completed state of non-INVITE server transactions on UDP (64*T1
+   * of absorbing retransmissions, timer J) as compact records — key,
+   * destination, the final response's bytes — in one FIFO with one timer,
+   * instead of live transaction objects with the parsed request and response
+   * (about 5 KB each). The behaviour on the wire is the same; the transaction's
+   * own state becomes Terminated right after its final response. Default false.
+   */
+  compactCompleted?: boolean;
+}
+
+/** A non-INVITE server transaction in Completed, kept compact (see `compactCompleted`). */
+interface ParkedRecord {
+  readonly key: string;
+  readonly response: SipResponse;
+  readonly dest: Destination;
+  readonly deadline: number;
 }
 
 type ClientTx = ClientInviteTransaction | ClientNonInviteTransaction;
@@ -50,6 +67,11 @@ export class TransactionLayer {
   /** RFC 2543 server transactions: buckets by key, told apart by To tag. */
   readonly #legacy = new Map<string, ServerTx[]>();
   #legacyCount = 0;
+  /** Parked Completed records by key, and the same in deadline order (every one lives timer J). */
+  readonly #parked = new Map<string, ParkedRecord>();
+  #parkedQueue: ParkedRecord[] = [];
+  #parkedHead = 0;
+  #parkTimer: TimerHandle | undefined;
   #closed = false;
 
   constructor(opts: TransactionLayerOptions) {
@@ -63,12 +85,13 @@ export class TransactionLayer {
       timers: this.timers,
       log: this.#log,
       removed: (tx: Transaction<string>) => this.#removed(tx),
+      ...(opts.compactCompleted === true ? { park: (key: string, res: SipResponse, dest: Destination) => this.#park(key, res, dest) } : {}),
     });
   }
 
   /** Live transactions (a burst followed by enough clock time must bring both to 0). */
   get size(): { client: number; server: number } {
-    return { client: this.#clients.size, server: this.#servers.size + this.#legacyCount };
+    return { client: this.#clients.size, server: this.#servers.size + this.#legacyCount + this.#parked.size };
   }
 
   /** From the transport: one parsed message and the flow it came on. Never throws. */
@@ -123,6 +146,11 @@ export class TransactionLayer {
     this.#servers.clear();
     this.#legacy.clear();
     this.#legacyCount = 0;
+    this.#env.clock.clearTimer(this.#parkTimer);
+    this.#parkTimer = undefined;
+    this.#parked.clear();
+    this.#parkedQueue = [];
+    this.#parkedHead = 0;
   }
 
   #onResponse(res: SipResponse, flow: Flow): void {
@@ -149,6 +177,15 @@ export class TransactionLayer {
     if (existing !== undefined) {
       existing.handle({ type: 'rx-msg', msg: req, flow });
       return;
+    }
+    if (this.#parked.size > 0) {
+      const key = serverKey(req) ?? legacyKey(req);
+      const rec = this.#parked.get(key);
+      if (rec !== undefined) {
+        // A retransmission of a request answered already: the same response again (§17.2.2 Completed).
+        this.#env.transport.send(rec.response, rec.dest);
+        return;
+      }
     }
     if (this.#tu.statelessResponse !== undefined && req.method !== 'CANCEL' && req.method !== 'INVITE') {
       let res: SipResponse | undefined;
@@ -231,6 +268,48 @@ export class TransactionLayer {
     return req.method === 'INVITE'
       ? new ServerInviteTransaction(this.#env, key, req, flow)
       : new ServerNonInviteTransaction(this.#env, key, req, flow);
+  }
+
+  /** Files a Completed non-INVITE server transaction as a compact record for timer J. */
+  #park(key: string, res: SipResponse, dest: Destination): void {
+    if (this.#closed) return;
+    const bytes = Buffer.from(res.serialize());
+    // A response that serializes to exactly these bytes and holds nothing else of the message.
+    const frozen = new SipResponse(res.status, res.reason, [], Buffer.alloc(0));
+    frozen.setSource(bytes);
+    const rec: ParkedRecord = {
+      key: Buffer.from(key, 'latin1').toString('latin1'), // a flat copy: the key must not keep the packet text alive
+      response: frozen,
+      dest: { proto: dest.proto, address: dest.address, port: dest.port },
+      deadline: this.#env.clock.now() + this.timers.J.unreliable,
+    };
+    this.#parked.set(rec.key, rec);
+    this.#parkedQueue.push(rec);
+    if (this.#parkTimer === undefined) this.#armParked();
+  }
+
+  #armParked(): void {
+    const head = this.#parkedQueue[this.#parkedHead];
+    if (head === undefined) {
+      this.#parkTimer = undefined;
+      this.#parkedQueue = [];
+      this.#parkedHead = 0;
+      return;
+    }
+    const clock = this.#env.clock;
+    this.#parkTimer = clock.setTimer(Math.max(0, head.deadline - clock.now()), () => {
+      const now = clock.now();
+      const q = this.#parkedQueue;
+      while (this.#parkedHead < q.length && q[this.#parkedHead]!.deadline <= now) {
+        const rec = q[this.#parkedHead++]!;
+        if (this.#parked.get(rec.key) === rec) this.#parked.delete(rec.key);
+      }
+      if (this.#parkedHead > 1024 && this.#parkedHead * 2 > q.length) {
+        this.#parkedQueue = q.slice(this.#parkedHead);
+        this.#parkedHead = 0;
+      }
+      this.#armParked();
+    });
   }
 
   #removed(tx: Transaction<string>): void {

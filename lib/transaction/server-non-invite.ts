@@ -39,6 +39,10 @@ export class ServerNonInviteTransaction extends ServerTransactionBase<ServerNonI
         this.sendResponse(res);
         if (res.status < 200) {
           if (s === 'Trying') this.enter('Proceeding', ['stale']);
+        } else if (!this.reliable && this.env.park !== undefined) {
+          // Completed lives on as a compact record in the layer (timer J there).
+          this.env.park(this.key, res, this.dest);
+          this.enter('Terminated');
         } else {
           this.enter('Completed');
           this.startTimer('J', timerFor(this.env.timers.J, this.reliable));

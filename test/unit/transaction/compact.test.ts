@@ -1,0 +1,63 @@
+// compactCompleted: the Completed state of non-INVITE server transactions on
+// UDP kept as compact records. Same wire behaviour as the live FSM (timer J,
+// retransmissions answered with the same bytes), table empty afterwards.
+import t from 'tap';
+import { TransactionLayer } from '../../../lib/transaction/layer.js';
+import { createResponse } from '../../../lib/sip/build.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { MemoryTransport, testFlow } from '../../helpers/memory-transport.js';
+import { RecordingTu, request } from './support.js';
+
+function setup() {
+  const clock = new FakeClock();
+  const transport = new MemoryTransport();
+  const tu = new RecordingTu();
+  tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed' }));
+  const layer = new TransactionLayer({ transport, clock, tu, compactCompleted: true });
+  return { clock, transport, tu, layer };
+}
+
+t.test('UDP: the final response is re-sent byte for byte for retransmissions until timer J', async (t) => {
+  const { clock, transport, tu, layer } = setup();
+  const req = request({ method: 'REGISTER', proto: 'udp' });
+  layer.receive(req, testFlow('udp'));
+  t.equal(tu.requests.length, 1);
+  t.equal(tu.requests[0]!.stx!.state, 'Terminated', 'the live transaction ended; a record holds Completed');
+  t.same(layer.size, { client: 0, server: 1 }, 'the record counts as a server transaction');
+  const first = transport.sent[0]!.msg.serialize();
+  clock.advance(500);
+  layer.receive(req, testFlow('udp'));
+  clock.advance(20_000);
+  layer.receive(req, testFlow('udp'));
+  t.equal(tu.requests.length, 1, 'retransmissions never reach the TU');
+  t.equal(transport.sent.length, 3);
+  for (const s of transport.sent) t.same(s.msg.serialize(), first, 'same bytes');
+  t.same(transport.sent[2]!.dest, transport.sent[0]!.dest, 'to the same destination');
+  clock.advance(64 * 500 - 20_500);
+  t.same(layer.size, { client: 0, server: 0 }, 'gone after timer J (64*T1)');
+  t.equal(clock.pending(), 0, 'no timer left');
+  layer.receive(req, testFlow('udp'));
+  t.equal(tu.requests.length, 2, 'after J the same request is new again');
+});
+
+t.test('TCP transactions are not parked (J is 0 there); INVITE server transactions keep their FSM', async (t) => {
+  const { tu, layer } = setup();
+  layer.receive(request({ method: 'OPTIONS', proto: 'tcp' }), testFlow('tcp', undefined, 7));
+  t.same(layer.size, { client: 0, server: 0 });
+  layer.receive(request({ method: 'INVITE', proto: 'udp' }), testFlow('udp'));
+  t.equal(tu.requests.at(-1)!.stx!.state, 'Accepted', 'INVITE: RFC 6026 Accepted, as without compaction');
+});
+
+t.test('a burst of 1,000 parked records expires with one timer', async (t) => {
+  const { clock, layer } = setup();
+  for (let i = 0; i < 1000; i++) {
+    layer.receive(request({ method: 'REGISTER', proto: 'udp' }), testFlow('udp'));
+    clock.advance(3);
+  }
+  t.same(layer.size, { client: 0, server: 1000 });
+  t.equal(clock.pending(), 1, 'one timer for all records');
+  clock.advance(32_000);
+  t.same(layer.size, { client: 0, server: 0 });
+  t.equal(clock.pending(), 0);
+  layer.close();
+});
