@@ -34,6 +34,7 @@
  * and is hashed as UTF-8 (RFC 7616 §4, charset=UTF-8). For ASCII, which
  * is what phones send, both are the same.
  */
+import * as cryptoNs from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { quote } from '../sip/split.js';
 import type { NonceIssuer, NonceVerifier } from './nonce.js';
@@ -318,6 +319,16 @@ function responseFor(
   cnonce: string | undefined,
 ): string {
   const h = NODE_HASH[baseOf(alg)];
+  // Wire strings are latin1 and the password UTF-8. When the wire strings are
+  // ASCII (nearly always) both encodings agree, and the one-shot crypto.hash
+  // (about 4x cheaper than a Hash object per step) gives the same bytes.
+  const wire = `${username}:${realm}:${method}:${uri}:${nonce}:${nc ?? ''}:${cnonce ?? ''}:${qop ?? ''}`;
+  if (oneShot !== undefined && ASCII.test(wire)) {
+    let ha1 = oneShot(h, `${username}:${realm}:${password}`, 'hex');
+    if (alg.endsWith('-sess')) ha1 = oneShot(h, `${ha1}:${nonce}:${cnonce ?? ''}`, 'hex');
+    const ha2 = oneShot(h, `${method}:${uri}`, 'hex');
+    return oneShot(h, qop !== undefined ? `${ha1}:${nonce}:${nc ?? ''}:${cnonce ?? ''}:${qop}:${ha2}` : `${ha1}:${nonce}:${ha2}`, 'hex');
+  }
   let ha1 = createHash(h).update(username, 'latin1').update(':').update(realm, 'latin1').update(':').update(password, 'utf8').digest('hex');
   if (alg.endsWith('-sess')) {
     ha1 = createHash(h).update(ha1).update(':').update(nonce, 'latin1').update(':').update(cnonce ?? '', 'latin1').digest('hex');
@@ -329,6 +340,11 @@ function responseFor(
   }
   return r.update(':').update(ha2).digest('hex');
 }
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+/** `crypto.hash` (Node ≥ 20.12); undefined on older runtimes, where the Hash objects are used. */
+const oneShot = (cryptoNs as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
 
 // ---------------------------------------------------------------- verification
 
