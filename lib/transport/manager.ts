@@ -134,7 +134,10 @@ export class TransportManager implements Transport {
         resolve();
       });
     });
-    udp.on('error', (err) => this.#log.warn({ err: err.message }, 'udp socket error'));
+    udp.on('error', (err) => {
+      const n = this.#rate.allow('udp-error');
+      if (n >= 0) this.#log.warn({ err: err.message, suppressed: n }, 'udp socket error');
+    });
     udp.on('message', (data, rinfo) => this.#onDatagram(data, rinfo));
     try {
       udp.setRecvBufferSize(4 * 1024 * 1024);
@@ -288,11 +291,17 @@ export class TransportManager implements Transport {
       return;
     }
     const data = msg.serialize();
-    if (dest.proto === 'udp') this.#sendUdp(data, dest, fail);
+    if (dest.proto === 'udp') this.#sendUdp(data, dest, fail, onError !== undefined);
     else this.#sendTcp(data, dest, fail);
   }
 
-  #sendUdp(data: Buffer, dest: Destination, fail: (err: Error) => void): void {
+  /**
+   * `report`: the caller wants send errors. Without it the datagram goes out
+   * without a completion callback, which lets Node try a synchronous send
+   * (cheaper: no request object, no extra loop turn); a failure then reaches
+   * the socket's 'error' listener, which logs it.
+   */
+  #sendUdp(data: Buffer, dest: Destination, fail: (err: Error) => void, report: boolean): void {
     let address = dest.address;
     const fam = net.isIP(address);
     if (fam === 0) {
@@ -305,6 +314,10 @@ export class TransportManager implements Transport {
     }
     if (this.#local.family === 6 && fam === 4) address = `::ffff:${address}`;
     if (messageOut.hasSubscribers) this.#trace('out', 'udp', this.#local, dest, data);
+    if (!report) {
+      this.#udp.send(data, dest.port, address);
+      return;
+    }
     this.#udp.send(data, dest.port, address, (err) => {
       if (err) fail(new TransportError('SIPD_ERR_TRANSPORT_SEND', `udp send to ${formatAddress(dest)} failed: ${err.message}`, err));
     });
