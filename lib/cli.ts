@@ -199,8 +199,8 @@ function check(file: string, numbering: NumberingOptions, io: CliIo): number {
   try {
     const { config, warnings } = readConfigFile(shown(file), numbering);
     for (const w of warnings) io.stderr.write(`${w.toString()}\n`);
-    io.stdout.write(formatSummary(config));
-    if (!formatSummary(config).endsWith('\n')) io.stdout.write('\n');
+    const summary = formatSummary(config);
+    io.stdout.write(summary.endsWith('\n') ? summary : `${summary}\n`);
     io.stdout.write(`${shown(file)}: OK${warnings.length ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
     return 0;
   } catch (err) {

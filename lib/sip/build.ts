@@ -75,16 +75,8 @@ export interface ResponseOptions {
  * (proxy/UAS), not here.
  */
 export function createResponse(req: SipRequest, status: number, opts: ResponseOptions = {}): SipResponse {
-  const headers: HeaderField[] = [];
-  for (const h of req.headers) {
-    if (h.name === 'via' || h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') headers.push(h);
-    else if (h.name === 'to') {
-      if (status !== 100 && req.toTag === undefined) {
-        const tag = opts.toTag ?? newTag();
-        headers.push({ name: 'to', value: `${h.value};tag=${tag}`, raw: undefined });
-      } else headers.push(h);
-    }
-  }
+  const toTag = status !== 100 && req.toTag === undefined ? (opts.toTag ?? newTag()) : undefined;
+  const headers = copiedFields(req.headers, toTag);
   if (status === 100) {
     const ts = req.get('timestamp');
     if (ts !== undefined) headers.push({ name: 'timestamp', value: ts, raw: undefined }); // RFC 3261 §8.2.6.1
@@ -99,6 +91,20 @@ export function createResponse(req: SipRequest, status: number, opts: ResponseOp
 }
 
 /**
+ * RFC 3261 §8.2.6.2: the fields a response copies from its request, in the
+ * request's order — every Via, From, To, Call-ID, CSeq — with `toTag` added to
+ * To when given.
+ */
+function copiedFields(fields: readonly HeaderField[], toTag: string | undefined): HeaderField[] {
+  const out: HeaderField[] = [];
+  for (const h of fields) {
+    if (h.name === 'via' || h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') out.push(h);
+    else if (h.name === 'to') out.push(toTag === undefined ? h : { name: 'to', value: `${h.value};tag=${toTag}`, raw: undefined });
+  }
+  return out;
+}
+
+/**
  * A response to a request that did not parse completely (RFC 3261 §21.4.1 400,
  * §21.5.6 505): built from the fields read before the error. Returns undefined
  * when the request had no usable Via (then nothing can be sent: drop it) or
@@ -110,28 +116,18 @@ export function createResponseFromPartial(
   reason: string,
 ): { response: SipResponse; via: Via } | undefined {
   if (partial.kind !== 'request' || partial.method === 'ACK') return undefined;
-  let via: Via | undefined;
-  const headers: HeaderField[] = [];
-  let hasToTag = false;
-  for (const h of partial.headers) {
-    if (h.name === 'via') {
-      if (via === undefined) {
-        try {
-          const first = splitOutside(h.value)[0];
-          if (first === undefined) return undefined;
-          via = parseVia(first);
-        } catch {
-          return undefined; // a Via we cannot read gives no address to answer to
-        }
-      }
-      headers.push(h);
-    } else if (h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') headers.push(h);
-    else if (h.name === 'to') {
-      hasToTag = extractTag(h.value) !== undefined;
-      headers.push(hasToTag ? h : { name: 'to', value: `${h.value};tag=${newTag()}`, raw: undefined });
-    }
+  const viaField = partial.headers.find((h) => h.name === 'via');
+  if (viaField === undefined) return undefined;
+  let via: Via;
+  try {
+    const first = splitOutside(viaField.value)[0];
+    if (first === undefined) return undefined;
+    via = parseVia(first);
+  } catch {
+    return undefined; // a Via we cannot read gives no address to answer to
   }
-  if (via === undefined) return undefined;
+  const to = partial.headers.find((h) => h.name === 'to');
+  const headers = copiedFields(partial.headers, to !== undefined && extractTag(to.value) === undefined ? newTag() : undefined);
   headers.push({ name: 'content-length', value: '0', raw: undefined });
   const res = new SipResponse(status, safeReason(reason), headers, Buffer.alloc(0));
   res.via = via;

@@ -30,7 +30,8 @@ export interface CSeq {
   readonly method: string;
 }
 
-const EAGER = new Set(['via', 'call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length']);
+/** Headers whose value `indexEager` reads into fields (Content-Length is checked by the parser and rewritten by serialize). */
+const EAGER = new Set(['via', 'call-id', 'cseq', 'from', 'to', 'max-forwards']);
 
 export abstract class SipMessage {
   headers: HeaderField[];

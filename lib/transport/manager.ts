@@ -24,7 +24,7 @@ import { normalizeIp } from './address.js';
 import { TransportError } from './errors.js';
 import { stampVia } from './routing.js';
 import { messageIn, messageOut, type TraceEvent } from './trace.js';
-import { formatAddress, type Address, type Destination, type Flow, type Proto, type Transport } from './types.js';
+import { formatAddress, isReliable, type Address, type Destination, type Flow, type Proto, type Transport } from './types.js';
 
 export interface TransportOptions {
   /** IP address to bind (IPv4 or IPv6, no brackets). */
@@ -113,7 +113,7 @@ export class TransportManager implements Transport {
   }
 
   isReliable(proto: Proto): boolean {
-    return proto !== 'udp';
+    return isReliable(proto);
   }
 
   /** Live TCP connections. */
