@@ -43,6 +43,35 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX bindings_expires_at ON bindings (expires_at);
     `,
   }),
+  Object.freeze({
+    version: 2,
+    name: 'call detail records',
+    // One row per call attempt (types.ts CdrRecord). Times are epoch ms; the
+    // optional columns are NULL when unknown. `id` is the rowid alias, so rows
+    // keep insertion order for calls that started in the same millisecond.
+    // `sipd --cdr --since` reads by start time, hence the index.
+    sql: `
+      CREATE TABLE cdr (
+        id                  INTEGER PRIMARY KEY,
+        call_id             TEXT    NOT NULL,
+        caller              TEXT    NOT NULL DEFAULT '',
+        caller_number       TEXT,
+        accountcode         TEXT,
+        dialled             TEXT    NOT NULL,
+        destination         TEXT,
+        status              INTEGER NOT NULL DEFAULT 0,
+        reason              TEXT,
+        started_at          INTEGER NOT NULL,
+        answered_at         INTEGER,
+        ended_at            INTEGER,
+        source_address      TEXT,
+        destination_address TEXT,
+        from_tag            TEXT,
+        to_tag              TEXT
+      );
+      CREATE INDEX cdr_started_at ON cdr (started_at);
+    `,
+  }),
 ]);
 
 /** The schema version this build writes. */

@@ -16,8 +16,14 @@
  * A failed commit (disk full, I/O error) keeps the queue and retries on the
  * next interval.
  *
+ * CDRs (`insert`) join the same queue and the same transaction: one batch
+ * writes the location changes and the finished calls of the last interval, so
+ * a busy office costs one commit per 200 ms, not one per call. The CDR queue
+ * is capped (`maxQueuedCdrs`): while the disk refuses writes, records beyond
+ * the cap are dropped and counted rather than growing memory without bound.
+ *
  * WAL also lets another process read while the server writes: `openReadOnly`
- * is what `sipd --registrations` uses.
+ * is what `sipd --registrations` and `sipd --cdr` use.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -26,7 +32,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../util/log.js';
 import { StoreError } from './errors.js';
 import { META_TABLE_SQL, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
-import type { LocationReader, LocationStore, MetaStore, StoredBinding } from './types.js';
+import type { CdrRecord, CdrStore, LocationStore, MetaStore, StoreReader, StoredBinding, StoredCdr } from './types.js';
 
 export interface OpenStoreOptions {
   /** Drives the flush timer. */
@@ -35,6 +41,8 @@ export interface OpenStoreOptions {
   flushIntervalMs?: number;
   /** How long a write waits for a lock held by another connection, ms. Default 1000 (it blocks the event loop). */
   busyTimeoutMs?: number;
+  /** CDRs kept in memory while they cannot be written (disk full); more are dropped. Default 100,000. */
+  maxQueuedCdrs?: number;
   log?: Logger;
 }
 
@@ -42,23 +50,30 @@ export interface OpenStoreOptions {
 export interface StoreStats {
   /** Write transactions committed by `flush` (one per batch). */
   readonly transactions: number;
-  /** Rows written or deleted by those transactions (upserts, removals; an AOR removal counts its rows). */
+  /** Rows written or deleted by those transactions (upserts, removals, CDRs; an AOR removal counts its rows). */
   readonly rowsWritten: number;
-  /** Operations waiting in the queue. */
+  /** Operations waiting in the queue (location operations and CDRs). */
   readonly queued: number;
+  /** CDRs written by those transactions. */
+  readonly cdrsWritten: number;
+  /** CDRs refused because `maxQueuedCdrs` were already waiting. */
+  readonly droppedCdrs: number;
   /** Migrations applied when this handle opened the file (0 when the schema was current). */
   readonly migrationsApplied: number;
   /** Batches that failed and were kept for a retry. */
   readonly failedFlushes: number;
 }
 
-export interface SqliteStore extends LocationStore, MetaStore {
+export interface SqliteStore extends LocationStore, MetaStore, CdrStore {
   readonly file: string;
   readonly stats: StoreStats;
 }
 
 /** The batching window: well inside the one second the issue allows between acknowledgement and disk. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 200;
+
+/** About 100 MB of records at most: hours of a busy office's calls while the disk is full. */
+export const DEFAULT_MAX_QUEUED_CDRS = 100_000;
 
 const BINDING_COLUMNS =
   'aor, contact_uri, contact, instance, reg_id, call_id, cseq, q, expires_at, registered_at, proto, address, port, local_address, local_port, user_agent';
@@ -82,9 +97,31 @@ interface BindingRow {
   user_agent: string | null;
 }
 
+const CDR_COLUMNS =
+  'call_id, caller, caller_number, accountcode, dialled, destination, status, reason, started_at, answered_at, ended_at, source_address, destination_address, from_tag, to_tag';
+
+interface CdrRow {
+  id: number;
+  call_id: string;
+  caller: string;
+  caller_number: string | null;
+  accountcode: string | null;
+  dialled: string;
+  destination: string | null;
+  status: number;
+  reason: string | null;
+  started_at: number;
+  answered_at: number | null;
+  ended_at: number | null;
+  source_address: string | null;
+  destination_address: string | null;
+  from_tag: string | null;
+  to_tag: string | null;
+}
+
 /**
  * Opens (creating if needed) the database `file` for writing, runs pending
- * migrations and returns the location and meta stores. Throws
+ * migrations and returns the location, meta and CDR stores. Throws
  * {@link StoreError} naming `file` when it cannot be opened, is not a
  * database, is damaged or not writable (`SIPD_ERR_STORE_OPEN`), or was written
  * by a newer sipd (`SIPD_ERR_STORE_SCHEMA`).
@@ -105,10 +142,12 @@ export function openStore(file: string, opts: OpenStoreOptions): SqliteStore {
 
 /**
  * Opens `file` read-only (it must exist and have been created by sipd), for
- * `sipd --registrations` while the server runs. Never writes, never deletes
- * expired rows. Throws {@link StoreError} naming `file` on failure.
+ * `sipd --registrations` and `sipd --cdr` while the server runs. Never writes,
+ * never migrates, never deletes expired rows; a database from before CDRs
+ * (schema version 1) opens too and lists no CDRs. Throws {@link StoreError}
+ * naming `file` on failure.
  */
-export function openReadOnly(file: string): LocationReader {
+export function openReadOnly(file: string): StoreReader {
   if (!existsSync(file)) {
     throw new StoreError('SIPD_ERR_STORE_OPEN', file, `no database at ${file}; has sipd run with this working directory (-s)?`);
   }
@@ -127,12 +166,33 @@ export function openReadOnly(file: string): LocationReader {
     db.close();
     throw err instanceof StoreError ? err : openError(file, err, true);
   }
+  // Prepared on first use: the table is missing in a database from before v2
+  // (an old server still running it), which simply has no CDRs yet.
+  let selectCdrs: Database.Statement<[number, number], CdrRow> | undefined;
+  const readError = (err: unknown) => new StoreError('SIPD_ERR_STORE_OPEN', file, `cannot read ${file}: ${describe(err)}`, err);
   return {
     listBindings(now: number): StoredBinding[] {
       try {
         return select.all(now).map(fromRow);
       } catch (err) {
-        throw new StoreError('SIPD_ERR_STORE_OPEN', file, `cannot read ${file}: ${describe(err)}`, err);
+        throw readError(err);
+      }
+    },
+    listCdrs(opts: { since?: number; limit?: number } = {}): StoredCdr[] {
+      const { since, limit } = opts;
+      if (since !== undefined && Number.isNaN(since)) throw new RangeError('since must be a number of ms, got NaN');
+      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+      try {
+        if (selectCdrs === undefined) {
+          if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cdr'").get() === undefined) return [];
+          selectCdrs = db.prepare<[number, number], CdrRow>(
+            `SELECT id, ${CDR_COLUMNS} FROM cdr WHERE started_at >= ? ORDER BY started_at, id LIMIT ?`,
+          );
+        }
+        // -Infinity binds as a REAL below every integer; LIMIT -1 is "no limit".
+        return selectCdrs.all(since ?? -Infinity, limit ?? -1).map(cdrFromRow);
+      } catch (err) {
+        throw readError(err);
       }
     },
     close(): void {
@@ -243,6 +303,52 @@ function fromRow(r: BindingRow): StoredBinding {
   return b;
 }
 
+function cdrFromRow(r: CdrRow): StoredCdr {
+  const c: StoredCdr = { id: r.id, callId: r.call_id, caller: r.caller, dialled: r.dialled, status: r.status, startedAt: r.started_at };
+  if (r.caller_number !== null) c.callerNumber = r.caller_number;
+  if (r.accountcode !== null) c.accountcode = r.accountcode;
+  if (r.destination !== null) c.destination = r.destination;
+  if (r.reason !== null) c.reason = r.reason;
+  if (r.answered_at !== null) c.answeredAt = r.answered_at;
+  if (r.ended_at !== null) c.endedAt = r.ended_at;
+  if (r.source_address !== null) c.sourceAddress = r.source_address;
+  if (r.destination_address !== null) c.destinationAddress = r.destination_address;
+  if (r.from_tag !== null) c.fromTag = r.from_tag;
+  if (r.to_tag !== null) c.toTag = r.to_tag;
+  return c;
+}
+
+/**
+ * The row for `c`, built when it is queued: a copy (the caller may reuse its
+ * object) that cannot violate a NOT NULL column, since one bad row would fail
+ * every retry of the batch it sits in, location writes included.
+ */
+function cdrParams(c: CdrRecord): unknown[] {
+  if (typeof c.startedAt !== 'number' || !Number.isFinite(c.startedAt)) {
+    throw new RangeError(`CDR startedAt must be a finite number of ms, got ${String(c.startedAt)}`);
+  }
+  const text = (v: string | undefined) => (v === undefined || v === null ? null : String(v));
+  const time = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : null);
+  const status = Number(c.status);
+  return [
+    String(c.callId ?? ''),
+    String(c.caller ?? ''),
+    text(c.callerNumber),
+    text(c.accountcode),
+    String(c.dialled ?? ''),
+    text(c.destination),
+    Number.isInteger(status) ? status : 0,
+    text(c.reason),
+    Math.round(c.startedAt),
+    time(c.answeredAt),
+    time(c.endedAt),
+    text(c.sourceAddress),
+    text(c.destinationAddress),
+    text(c.fromTag),
+    text(c.toTag),
+  ];
+}
+
 function toParams(b: StoredBinding): unknown[] {
   const s = b.source;
   return [
@@ -280,11 +386,16 @@ class SqliteStoreImpl implements SqliteStore {
   /** AORs whose rows are deleted first in the next batch (ops queued after the removal are kept in `#queue`). */
   #removedAors = new Set<string>();
   #queued = 0;
+  /** Rows for the next batch, from `cdrParams`. */
+  #cdrs: unknown[][] = [];
+  readonly #maxQueuedCdrs: number;
   #timer: TimerHandle | undefined;
   #closed = false;
   #transactions = 0;
   #rowsWritten = 0;
   #failedFlushes = 0;
+  #cdrsWritten = 0;
+  #droppedCdrs = 0;
   readonly #migrationsApplied: number;
   readonly #stmt: {
     upsert: Database.Statement<unknown[]>;
@@ -294,6 +405,7 @@ class SqliteStoreImpl implements SqliteStore {
     selectAll: Database.Statement<[], BindingRow>;
     getMeta: Database.Statement<[string], { value: unknown }>;
     setMeta: Database.Statement<[string, unknown]>;
+    insertCdr: Database.Statement<unknown[]>;
   };
   readonly #writeBatch: () => number;
 
@@ -305,6 +417,7 @@ class SqliteStoreImpl implements SqliteStore {
     this.#log = (opts.log ?? silentLogger).child({ component: 'store' });
     this.#rateLog = new RateLimitedLog(() => opts.clock.now(), 10_000);
     this.#migrationsApplied = migrationsApplied;
+    this.#maxQueuedCdrs = Math.max(0, opts.maxQueuedCdrs ?? DEFAULT_MAX_QUEUED_CDRS);
     this.#stmt = {
       upsert: db.prepare<unknown[]>(`INSERT OR REPLACE INTO bindings (${BINDING_COLUMNS}) VALUES (${BINDING_COLUMNS.split(',').map(() => '?').join(', ')})`),
       remove: db.prepare<[string, string]>('DELETE FROM bindings WHERE aor = ? AND contact_uri = ?'),
@@ -313,6 +426,7 @@ class SqliteStoreImpl implements SqliteStore {
       selectAll: db.prepare<[], BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings ORDER BY aor, COALESCE(q, 1.0) DESC, registered_at DESC`),
       getMeta: db.prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare<[string, unknown]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      insertCdr: db.prepare<unknown[]>(`INSERT INTO cdr (${CDR_COLUMNS}) VALUES (${CDR_COLUMNS.split(',').map(() => '?').join(', ')})`),
     };
     this.#writeBatch = db.transaction((): number => {
       let rows = 0;
@@ -322,6 +436,7 @@ class SqliteStoreImpl implements SqliteStore {
           rows += b === null ? this.#stmt.remove.run(aor, uri).changes : this.#stmt.upsert.run(...toParams(b)).changes;
         }
       }
+      for (const row of this.#cdrs) rows += this.#stmt.insertCdr.run(...row).changes;
       return rows;
     });
   }
@@ -330,7 +445,9 @@ class SqliteStoreImpl implements SqliteStore {
     return {
       transactions: this.#transactions,
       rowsWritten: this.#rowsWritten,
-      queued: this.#queued + this.#removedAors.size,
+      queued: this.#queued + this.#removedAors.size + this.#cdrs.length,
+      cdrsWritten: this.#cdrsWritten,
+      droppedCdrs: this.#droppedCdrs,
       migrationsApplied: this.#migrationsApplied,
       failedFlushes: this.#failedFlushes,
     };
@@ -366,11 +483,26 @@ class SqliteStoreImpl implements SqliteStore {
     this.#arm();
   }
 
+  insert(cdr: CdrRecord): void {
+    this.#assertOpen();
+    const row = cdrParams(cdr);
+    if (this.#cdrs.length >= this.#maxQueuedCdrs) {
+      this.#droppedCdrs++;
+      const suppressed = this.#rateLog.allow('cdr-dropped');
+      if (suppressed >= 0) {
+        this.#log.error({ callId: row[0], queued: this.#cdrs.length, dropped: this.#droppedCdrs, suppressed }, 'CDR store: queue full (the database refuses writes), record dropped');
+      }
+      return;
+    }
+    this.#cdrs.push(row);
+    this.#arm();
+  }
+
   flush(): void {
     this.#assertOpen();
     this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
-    if (this.#queued === 0 && this.#removedAors.size === 0) return;
+    if (this.#queued === 0 && this.#removedAors.size === 0 && this.#cdrs.length === 0) return;
     let rows: number;
     try {
       rows = this.#writeBatch();
@@ -381,6 +513,8 @@ class SqliteStoreImpl implements SqliteStore {
     }
     this.#transactions++;
     this.#rowsWritten += rows;
+    this.#cdrsWritten += this.#cdrs.length;
+    this.#cdrs = [];
     this.#queue = new Map();
     this.#removedAors = new Set();
     this.#queued = 0;
@@ -434,7 +568,7 @@ class SqliteStoreImpl implements SqliteStore {
         this.flush();
       } catch (err) {
         const suppressed = this.#rateLog.allow('flush');
-        if (suppressed >= 0) this.#log.error({ err, suppressed, queued: this.stats.queued }, 'location store: batch not written, will retry');
+        if (suppressed >= 0) this.#log.error({ err, suppressed, queued: this.stats.queued }, 'store: batch not written, will retry');
       }
     });
   }

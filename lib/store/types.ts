@@ -101,25 +101,78 @@ export interface FeatureStore {
   clearForward(client: string, kind?: ForwardKind): void;
 }
 
-/** One row per call attempt (DESIGN §4, CDR). Times are wall-clock ms. Not implemented yet. */
+/**
+ * One row per call attempt (DESIGN §4, CDR), written by the PBX when the
+ * attempt ends (final failure response, CANCEL, or BYE after an answer). Plain
+ * data: strings as the PBX wants them shown, times wall-clock epoch ms
+ * (`Clock.wallNow()`), never SIP objects.
+ */
 export interface CdrRecord {
+  /** Call-ID of the caller's INVITE. */
   callId: string;
+  /** Who called: the sip.conf section name of the client or gateway; `''` when unknown. */
   caller: string;
+  /** The caller's number as presented (long number, callerid, or the From user of a gateway call). */
   callerNumber?: string;
+  /** The caller's group (sip.conf `accountcode`). */
   accountcode?: string;
+  /** The number or name as dialled (Request-URI user before any normalisation). */
   dialled: string;
+  /**
+   * The final destination: a client name, or a gateway name and the number
+   * sent to it (`'gw1 74951234567'`). Absent when the call reached nobody.
+   */
   destination?: string;
+  /** Final SIP status sent back to the caller (200 for an answered call); 0 when there was none. */
   status: number;
+  /** How the attempt ended, free text set by the PBX: `'answered'`, `'busy'`, `'cancelled'`, `'forwarded to 1002'`, … */
+  reason?: string;
+  /** When the INVITE arrived. */
   startedAt: number;
+  /** When the 2xx was sent to the caller; absent when never answered. */
   answeredAt?: number;
+  /** When the attempt ended (final failure, CANCEL, BYE); absent when the end is unknown. */
   endedAt?: number;
+  /** The caller's `ip:port/proto` as seen by the socket (`'203.0.113.7:5060/udp'`, `'[2001:db8::1]:5060/tcp'`). */
   sourceAddress?: string;
+  /** Where the final branch was sent, same form as `sourceAddress`. */
   destinationAddress?: string;
   fromTag?: string;
   toTag?: string;
 }
 
+/** A CDR as read back: the record plus its row id (increasing in insertion order). */
+export interface StoredCdr extends CdrRecord {
+  readonly id: number;
+}
+
+/**
+ * Where the PBX writes CDRs. `insert` never touches the disk on the caller's
+ * stack: records are copied into the same queue and written by the same
+ * batch transaction as the location writes, so `LocationStore.flush()` and
+ * `close()` also write pending CDRs.
+ */
 export interface CdrStore {
-  /** Queued and written in batches, like location writes. */
+  /**
+   * Queues one record (copied at once: the caller may reuse `cdr`). Throws
+   * RangeError when `startedAt` is not a finite number, so a bad record fails
+   * its caller instead of poisoning the batch it would join.
+   */
   insert(cdr: CdrRecord): void;
+}
+
+/** A read-only view of the CDRs, for `sipd --cdr` while the server runs. */
+export interface CdrReader {
+  /**
+   * Records with `startedAt >= since` (all when omitted), ordered by
+   * `startedAt`, then insertion order; at most `limit` of them (the earliest)
+   * when given. A database from before CDRs existed has none: `[]`.
+   */
+  listCdrs(opts?: { since?: number; limit?: number }): StoredCdr[];
+  close(): void;
+}
+
+/** What `openReadOnly` gives the admin commands: bindings and CDRs through one handle. */
+export interface StoreReader extends LocationReader, CdrReader {
+  close(): void;
 }
