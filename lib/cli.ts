@@ -14,6 +14,7 @@ import { ConfigLoadError, formatSummary, readConfigFile, type NumberingOptions }
 import { readPidFile } from './pidfile.js';
 import { readReloadStatus } from './reload-status.js';
 import { VERSION } from './version.js';
+import type { StoredCdr } from './store/types.js';
 
 /** The original's single-dash flags (Go's flag package) → commander's long options. */
 const GO_FLAGS: Readonly<Record<string, string>> = Object.freeze({
@@ -63,6 +64,9 @@ interface Opts {
   logJson?: boolean;
   check?: boolean | string;
   registrations?: boolean;
+  cdr?: boolean;
+  since?: string;
+  csv?: boolean;
 }
 
 const ABOUT = `sipd ${VERSION} - SIP registrar, stateful proxy and small-office PBX
@@ -86,6 +90,9 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('-v, --version', 'print name, version and host name'))
     .addOption(new Option('--check [file]', 'validate sip.conf (or FILE) offline and print how sipd understood it'))
     .addOption(new Option('--registrations', 'list the current registrations (works while the server runs)'))
+    .addOption(new Option('--cdr', 'list the call detail records (works while the server runs)'))
+    .addOption(new Option('--since <date>', 'with --cdr: calls started at or after DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time), or ISO 8601 with a zone'))
+    .addOption(new Option('--csv', 'with --cdr: RFC 4180 CSV with a header and every column, times in UTC'))
     .addOption(new Option('--log-json', 'write logs as JSON lines (pino) instead of text'))
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -99,6 +106,8 @@ Examples:
   sipd -b 0.0.0.0:5060 -s /etc/sipd     serve the office described in /etc/sipd/sip.conf
   sipd -r -s /etc/sipd                   tell the running server to reload sip.conf
   sipd -b [::1]:5060 -d                  IPv6 loopback, printing every SIP message
+  sipd --cdr --since 2024-05-01 -s /etc/sipd   the calls since May 1st (local time)
+  sipd --cdr --csv -s /etc/sipd > calls.csv    every call record, for a spreadsheet
 `);
   return program;
 }
@@ -136,6 +145,15 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   }
   if (opts.reload) return reload(workDir, numbering, io);
   if (opts.registrations) return registrations(workDir, numbering, io);
+  if (opts.cdr) {
+    let since: number | undefined;
+    if (opts.since !== undefined) {
+      since = parseDateArg(opts.since);
+      if (since === undefined) return fail(io, `bad date '${opts.since}' (--since): ${DATE_FORMS}`);
+    }
+    return cdr(workDir, { since, csv: opts.csv === true }, io);
+  }
+  if (opts.since !== undefined || opts.csv) return fail(io, `${opts.since !== undefined ? '--since' : '--csv'} goes with --cdr (sipd --cdr --since DATE --csv)`);
   const bind = parseHostPort(opts.bind);
   if (bind === undefined) {
     return fail(io, `bad listen address '${opts.bind}' (-b): expected IP:PORT, e.g. 127.0.0.1:5060 or [::1]:5060`);
@@ -173,9 +191,151 @@ function registrations(workDir: string, numbering: NumberingOptions, io: CliIo):
     const src = b.source.address.includes(':') ? `[${b.source.address}]:${b.source.port}` : `${b.source.address}:${b.source.port}`;
     table.push([b.aor, numbers(b.aor), b.contactUri, src, b.source.proto.toUpperCase(), b.userAgent ?? '', `${Math.max(0, Math.round((b.expiresAt - now) / 1000))} s`]);
   }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  for (const r of table) io.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
+  io.stdout.write(alignRows(table));
   io.stdout.write(`${rows.length} registration${rows.length === 1 ? '' : 's'}\n`);
+  return 0;
+}
+
+const DATE_FORMS = 'expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time), or ISO 8601 with a zone such as 2024-05-01T09:00:00Z';
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * Parses a `--since` value to epoch ms: `YYYY-MM-DD` (local midnight),
+ * `YYYY-MM-DDTHH:MM[:SS[.fff]]` (local time; a blank instead of `T` works
+ * too), or the same with a zone (`Z`, `+03:00`, `+0300`, `+03`), so a time
+ * copied from `--cdr --csv` output can be pasted back. Fields out of range
+ * (month 13, 30 February, 24:00) are refused, not rolled over as `Date`
+ * would. Undefined when `text` is none of these.
+ */
+export function parseDateArg(text: string): number | undefined {
+  const m = DATE_RE.exec(text.trim());
+  if (m === null) return undefined;
+  const [y, mo, d, h = 0, mi = 0, sec = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  if (mo! < 1 || mo! > 12 || d! < 1 || d! > daysInMonth(y!, mo!) || h > 23 || mi > 59 || sec > 59) return undefined;
+  const zone = m[8];
+  if (zone === undefined) {
+    // setFullYear, not new Date(y, …): years below 100 are not 19xx.
+    const local = new Date(2000, 0, 1, h, mi, sec, ms);
+    local.setFullYear(y!, mo! - 1, d!);
+    return local.getTime();
+  }
+  let offsetMin = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const zh = Number(zone.slice(1, 3));
+    const zm = Number(zone.slice(3).replace(':', '') || '0');
+    if (zh > 23 || zm > 59) return undefined;
+    offsetMin = (zone[0] === '-' ? -1 : 1) * (zh * 60 + zm);
+  }
+  const utc = new Date(0);
+  utc.setUTCFullYear(y!, mo! - 1, d!);
+  utc.setUTCHours(h, mi, sec, ms);
+  return utc.getTime() - offsetMin * 60_000;
+}
+
+/** `2024-05-01T09:15:30` in the local time zone, for people reading the table. */
+function localIso(ms: number): string {
+  const t = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(t.getFullYear(), 4)}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
+}
+
+/** Talk time, answer to end, as `h:mm:ss`; `-` for a call never answered or not ended. */
+function duration(c: StoredCdr): string {
+  if (c.answeredAt === undefined || c.endedAt === undefined || c.endedAt < c.answeredAt) return '-';
+  const total = Math.round((c.endedAt - c.answeredAt) / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  return `${h}:${String(m).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
+}
+
+/** Numbers and names in a CDR come from the network: no control characters reach the terminal. */
+function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+/** Aligned columns; the last one is not padded. (A loop, not `Math.max(...)`: a CDR table can have more rows than a call has arguments.) */
+function alignRows(table: readonly string[][]): string {
+  const widths = table[0]!.map(() => 0);
+  for (const r of table) for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i]!, r[i]!.length);
+  return table.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n').join('');
+}
+
+/** The `sipd --cdr` table: a header row and one row per record, start times local. */
+export function formatCdrTable(rows: readonly StoredCdr[]): string {
+  const table: string[][] = [['START', 'CALLER', 'CALLER NUMBER', 'DIALLED', 'DESTINATION', 'STATUS', 'REASON', 'DURATION', 'CALL-ID']];
+  for (const c of rows) {
+    table.push(
+      [localIso(c.startedAt), c.caller, c.callerNumber ?? '', c.dialled, c.destination ?? '', c.status === 0 ? '-' : String(c.status), c.reason ?? '', duration(c), c.callId].map(printable),
+    );
+  }
+  return alignRows(table);
+}
+
+/** One CSV field (RFC 4180 §2): quoted, with quotes doubled, when it holds a comma, quote, CR or LF. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** The CSV columns: every column of the `cdr` table, named as in the database. */
+export const CDR_CSV_COLUMNS = [
+  'id', 'call_id', 'caller', 'caller_number', 'accountcode', 'dialled', 'destination', 'status', 'reason',
+  'started_at', 'answered_at', 'ended_at', 'source_address', 'destination_address', 'from_tag', 'to_tag',
+] as const;
+
+/**
+ * `sipd --cdr --csv`: RFC 4180 (CRLF line ends, a header row), every column,
+ * times ISO 8601 UTC with milliseconds, an absent value as an empty field.
+ */
+export function formatCdrCsv(rows: readonly StoredCdr[]): string {
+  const time = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
+  const lines = [CDR_CSV_COLUMNS.join(',')];
+  for (const c of rows) {
+    const fields = [
+      String(c.id), c.callId, c.caller, c.callerNumber ?? '', c.accountcode ?? '', c.dialled, c.destination ?? '', String(c.status), c.reason ?? '',
+      time(c.startedAt), time(c.answeredAt), time(c.endedAt), c.sourceAddress ?? '', c.destinationAddress ?? '', c.fromTag ?? '', c.toTag ?? '',
+    ];
+    lines.push(fields.map(csvField).join(','));
+  }
+  return lines.map((l) => `${l}\r\n`).join('');
+}
+
+/**
+ * `sipd --cdr`: reads sipd.sqlite3 read-only (safe while the server runs; at
+ * most one batch interval behind) and prints the records as a table or CSV.
+ * With no records the table becomes one line saying so; the CSV keeps its
+ * header on stdout (still a valid file) and says so on stderr.
+ */
+function cdr(workDir: string, o: { since: number | undefined; csv: boolean }, io: CliIo): number {
+  let rows: StoredCdr[];
+  try {
+    const reader = openReadOnly(path.join(workDir, DB_FILE));
+    try {
+      rows = reader.listCdrs(o.since === undefined ? {} : { since: o.since });
+    } finally {
+      reader.close();
+    }
+  } catch (err) {
+    return fail(io, err instanceof Error ? err.message : String(err));
+  }
+  const none = `no call records${o.since === undefined ? '' : ` since ${localIso(o.since)}`}\n`;
+  if (o.csv) {
+    io.stdout.write(formatCdrCsv(rows));
+    if (rows.length === 0) io.stderr.write(none);
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.stdout.write(none);
+    return 0;
+  }
+  io.stdout.write(formatCdrTable(rows));
+  io.stdout.write(`${rows.length} call record${rows.length === 1 ? '' : 's'}\n`);
   return 0;
 }
 
