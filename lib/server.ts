@@ -31,6 +31,11 @@ import { LocationService, type Binding } from './registrar/location.js';
 import { LocalDomains } from './registrar/domain.js';
 import { Registrar } from './registrar/register.js';
 import { DigestAuthenticator } from './registrar/auth.js';
+import { Proxy } from './proxy/proxy.js';
+import type { SelfAddress } from './proxy/types.js';
+import { CallRouter } from './pbx/calls.js';
+import { CallRecords } from './pbx/cdr.js';
+import { hostForUri } from './sip/uri.js';
 
 export { openReadOnly };
 
@@ -56,6 +61,8 @@ export interface ServerOptions {
   watchDebounceMs?: number;
   /** Own sipd.pid and sipd.reload.json in the working directory (default false; the CLI turns it on). */
   pidFile?: boolean;
+  /** Proxy Timer C in ms (default 181 000, RFC 3261 §16.6). */
+  timerC?: number;
 }
 
 export class SipdServer {
@@ -71,6 +78,10 @@ export class SipdServer {
   #store: SqliteStore | undefined;
   #location!: LocationService;
   #domains!: LocalDomains;
+  #proxy!: Proxy;
+  #cdr: CallRecords | undefined;
+  /** sipd's address per address family, for Via and Record-Route. */
+  #self: { 4: string; 6: string } = { 4: '127.0.0.1', 6: '[::1]' };
   #watcher: FSWatcher | undefined;
   #debounce: TimerHandle | undefined;
   #closed = false;
@@ -136,6 +147,7 @@ export class SipdServer {
   }
 
   #closeState(): void {
+    this.#cdr?.close();
     this.#location?.close();
     this.#store?.close();
   }
@@ -158,8 +170,33 @@ export class SipdServer {
       domains: () => this.#domains,
       serverName: `sipd/${VERSION}`,
     });
-    const router = new Router({ log: this.#log.child({ component: 'router' }), serverName: `sipd/${VERSION}`, registrar });
     let transactions: TransactionLayer | undefined;
+    const callLog = this.#log.child({ component: 'calls' });
+    const proxy = new Proxy({
+      transport: { send: (m, d, e) => this.#transport.send(m, d, e), isReliable: (p) => this.#transport.isReliable(p) },
+      sendRequest: (req, dest, handler) => transactions!.sendRequest(req, dest, handler),
+      clock: this.#clock,
+      log: callLog,
+      self: (_proto, family): SelfAddress => ({ host: this.#self[family], port: this.#transport.local.port }),
+      isSelf: (host, port) => (port ?? 5060) === this.#transport.local.port && this.#domains.has(host),
+      routeSecret: store.getOrCreateSecret('route-hmac', 32),
+      ...(opts.timerC !== undefined ? { timerC: opts.timerC } : {}),
+    });
+    const cdr = new CallRecords({ store, clock: this.#clock, log: callLog });
+    const calls = new CallRouter({
+      proxy,
+      location: this.#location,
+      auth,
+      config: () => this.#config,
+      clock: this.#clock,
+      log: callLog,
+      cdr,
+      serverName: `sipd/${VERSION}`,
+      selfHost: (family) => this.#self[family],
+    });
+    this.#proxy = proxy;
+    this.#cdr = cdr;
+    const router = new Router({ log: this.#log.child({ component: 'router' }), serverName: `sipd/${VERSION}`, registrar, calls, proxy });
     const transport = await TransportManager.listen({
       host: opts.bind.address,
       port: opts.bind.port,
@@ -184,7 +221,17 @@ export class SipdServer {
   }
 
   #makeDomains(): LocalDomains {
-    const interfaces = Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+    const list = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []);
+    const interfaces = list.map((i) => i.address);
+    const listen = this.#transport.local.address;
+    // Via and Record-Route name the listen address; on a wildcard, the machine's first external address of the family.
+    const pick = (family: 4 | 6): string => {
+      if (listen !== '0.0.0.0' && listen !== '::' && (listen.includes(':') ? 6 : 4) === family) return hostForUri(listen);
+      const ext = list.find((i) => (i.family === 'IPv4' ? 4 : 6) === family && !i.internal && !i.address.startsWith('fe80'));
+      const any = ext ?? list.find((i) => (i.family === 'IPv4' ? 4 : 6) === family);
+      return hostForUri(any?.address ?? (family === 4 ? '127.0.0.1' : '::1'));
+    };
+    this.#self = { 4: pick(4), 6: pick(6) };
     return new LocalDomains({ realm: this.realm, hostName: os.hostname(), listenAddress: this.#transport.local.address, interfaces });
   }
 
@@ -210,6 +257,11 @@ export class SipdServer {
   /** Live transactions (for tests and the admin). */
   get transactionCount(): { client: number; server: number } {
     return this.#transactions.size;
+  }
+
+  /** Calls holding proxy state, and answered calls whose BYE is still to come (for tests and the admin). */
+  get callCount(): { proxied: number; dialogs: number } {
+    return { proxied: this.#proxy.size, dialogs: this.#cdr?.size ?? 0 };
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * The transaction user: one switch over the request method (as aedes does per
- * packet type). For now sipd answers OPTIONS addressed to itself and gives
- * every request it does not handle yet a proper final response; the registrar,
- * proxy and PBX issues add their handlers here.
+ * packet type). REGISTER goes to the registrar, calls (INVITE, MESSAGE) and
+ * every request inside a dialog to the call router (calls.ts), OPTIONS to sipd
+ * itself is answered here; every other request gets a proper final response.
  */
 import type { Logger } from '../util/log.js';
 import { createResponse, statelessTag } from '../sip/build.js';
@@ -10,31 +10,54 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../transaction/layer.js';
 import type { Registrar } from '../registrar/register.js';
+import type { Proxy } from '../proxy/proxy.js';
+import type { CallRouter } from './calls.js';
 
-/** Methods sipd answers itself; written into Allow. */
-export const ALLOWED_METHODS = ['REGISTER', 'OPTIONS', 'ACK', 'CANCEL'] as const;
+/** Methods sipd handles (answers or proxies); written into Allow. */
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'MESSAGE', 'UPDATE', 'PRACK', 'INFO', 'REFER', 'NOTIFY'] as const;
+
+/** Methods that only exist inside a dialog: without a To tag they match no call (481). */
+const DIALOG_ONLY = new Set(['BYE', 'UPDATE', 'PRACK', 'INFO', 'NOTIFY']);
 
 export interface RouterOptions {
   log: Logger;
   /** Value of the Server header. */
   serverName: string;
   registrar: Registrar;
+  calls: CallRouter;
+  proxy: Proxy;
 }
 
 export class Router implements TransactionUser {
   readonly #log: Logger;
   readonly #serverName: string;
   readonly #registrar: Registrar;
+  readonly #calls: CallRouter;
+  readonly #proxy: Proxy;
 
   constructor(opts: RouterOptions) {
     this.#log = opts.log;
     this.#serverName = opts.serverName;
     this.#registrar = opts.registrar;
+    this.#calls = opts.calls;
+    this.#proxy = opts.proxy;
   }
 
   onRequest(req: SipRequest, stx: ServerTransaction | undefined, flow: Flow): void {
-    if (stx === undefined) return; // ACK for a 2xx sipd never sent: nothing to do (RFC 3261 §17.2.3)
+    if (stx === undefined) {
+      // An ACK for a 2xx (RFC 3261 §17.2.3, §16.11): relayed along the dialog's route.
+      if (req.method === 'ACK') this.#calls.inDialog(req, undefined, flow);
+      return;
+    }
+    if (req.toTag !== undefined && req.method !== 'REGISTER' && req.method !== 'CANCEL') {
+      this.#calls.inDialog(req, stx, flow);
+      return;
+    }
     switch (req.method) {
+      case 'INVITE':
+      case 'MESSAGE':
+        this.#calls.initial(req, stx, flow);
+        return;
       case 'REGISTER':
         this.#registrar.handle(req, stx, flow);
         return;
@@ -54,6 +77,10 @@ export class Router implements TransactionUser {
         stx.respond(this.#response(req, stx.cancelled === undefined ? 481 : 200));
         return;
       default:
+        if (DIALOG_ONLY.has(req.method)) {
+          stx.respond(this.#response(req, 481, 'Call/Transaction Does Not Exist'));
+          return;
+        }
         stx.respond(this.#response(req, 501, 'Not Implemented', [['Allow', ALLOWED_METHODS.join(', ')]]));
     }
   }
@@ -69,6 +96,8 @@ export class Router implements TransactionUser {
   }
 
   onStrayResponse(res: SipResponse, flow: Flow): void {
+    // A 2xx retransmitted after its client transaction ended is still the caller's (§16.7 step 5).
+    if (this.#proxy.forwardStrayResponse(res)) return;
     this.#log.debug({ msg: res.summary(), peer: `${flow.remote.address}:${flow.remote.port}` }, 'response matches no transaction; dropped');
   }
 

@@ -68,19 +68,23 @@ t.test('a retransmitted request is absorbed: the same response again, not a new 
   t.equal(second, first, 'byte-identical response (same To tag)');
 });
 
-t.test('requests not handled yet get a final 501 with Allow; INVITE gets 100 then 501 and the ACK stops retransmission', async (t) => {
+t.test('unknown methods get a final 501 with Allow; BYE outside a dialog 481; INVITE gets 100 then 407 and the ACK stops retransmission', async (t) => {
   const s = await server(t);
   const p = await peer(t);
-  p.send(request({ port: p.port, method: 'INFO' }), s.address.port);
+  p.send(request({ port: p.port, method: 'FOO' }), s.address.port);
   const r = res(await p.nth(1));
   t.equal(r.status, 501);
   t.match(r.get('allow'), /OPTIONS/);
+  t.match(r.get('allow'), /INVITE/);
+  p.send(request({ port: p.port, method: 'BYE' }), s.address.port);
+  t.equal(res(await p.nth(2)).status, 481, 'BYE without a To tag matches no call');
   const inv = request({ port: p.port, method: 'INVITE', uri: 'sip:1001@127.0.0.1' });
   p.send(inv, s.address.port);
-  const trying = res(await p.nth(2));
+  const trying = res(await p.nth(3));
   t.equal(trying.status, 100);
-  const fin = res(await p.nth(3));
-  t.equal(fin.status, 501);
+  const fin = res(await p.nth(4));
+  t.equal(fin.status, 407, 'an unknown caller is challenged');
+  t.match(fin.get('proxy-authenticate'), /^Digest /);
   const m = parseMessage(Buffer.from(inv, 'latin1'));
   const ack = [
     'ACK sip:1001@127.0.0.1 SIP/2.0',
@@ -95,7 +99,7 @@ t.test('requests not handled yet get a final 501 with Allow; INVITE gets 100 the
     '',
   ].join('\r\n');
   p.send(ack, s.address.port);
-  t.equal(await p.quiet(300), 0, 'no retransmission of the 501 after the ACK (timer G stopped)');
+  t.equal(await p.quiet(300), 0, 'no retransmission of the 407 after the ACK (timer G stopped)');
 });
 
 t.test('malformed requests with a usable Via get 400 naming the problem; garbage is dropped', async (t) => {

@@ -1,0 +1,160 @@
+/**
+ * Call detail records (DESIGN §4): one row per call attempt, written when the
+ * attempt fails or, for an answered call, when its BYE passes through sipd.
+ * The answered calls in progress are the only dialog state sipd keeps; each
+ * is dropped at its BYE, or after `maxDialogMs` (a call whose BYE never came
+ * through sipd: the row is written without an end time).
+ */
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import { parseNameAddr } from '../sip/name-addr.js';
+import { unescapeUser } from '../sip/uri.js';
+import { formatAddress, type Destination, type Flow } from '../transport/types.js';
+import type { Target } from '../proxy/types.js';
+import type { CdrRecord, CdrStore } from '../store/types.js';
+import type { Caller } from './numbers.js';
+
+/** One call attempt being recorded. */
+export interface CallRecord {
+  readonly cdr: CdrRecord;
+  /** False for requests that are not calls (MESSAGE): nothing is written. */
+  readonly isCall: boolean;
+  written: boolean;
+  timer: TimerHandle | undefined;
+}
+
+export interface CallRecordsOptions {
+  store: CdrStore | undefined;
+  clock: Clock;
+  log: Logger;
+  /** An answered call whose BYE is not seen in this time is written without an end (default 12 h). */
+  maxDialogMs?: number;
+}
+
+export class CallRecords {
+  readonly #o: CallRecordsOptions;
+  /** Answered calls in progress by Call-ID. */
+  readonly #dialogs = new Map<string, CallRecord>();
+  readonly #maxDialogMs: number;
+
+  constructor(opts: CallRecordsOptions) {
+    this.#o = opts;
+    this.#maxDialogMs = opts.maxDialogMs ?? 12 * 3600_000;
+  }
+
+  /** Answered calls whose end sipd has not seen yet. */
+  get size(): number {
+    return this.#dialogs.size;
+  }
+
+  start(req: SipRequest, flow: Flow, caller: Caller, dialled: string): CallRecord {
+    const who = caller.kind === 'client' ? caller.client : caller.gateway;
+    let callerNumber: string | undefined;
+    if (caller.kind === 'client') callerNumber = caller.client.longNumber ?? caller.client.shortNumbers[0];
+    else {
+      try {
+        const u = parseNameAddr(req.get('from') ?? '').uri.user;
+        if (u !== undefined) callerNumber = unescapeUser(u);
+      } catch {
+        callerNumber = undefined;
+      }
+    }
+    const cdr: CdrRecord = {
+      callId: req.callId,
+      caller: who.name,
+      dialled,
+      status: 0,
+      startedAt: this.#o.clock.wallNow(),
+      sourceAddress: `${formatAddress(flow.remote)}/${flow.proto}`,
+    };
+    if (callerNumber !== undefined) cdr.callerNumber = callerNumber;
+    if (who.accountcode !== '') cdr.accountcode = who.accountcode;
+    if (req.fromTag !== undefined) cdr.fromTag = req.fromTag;
+    return { cdr, isCall: req.method === 'INVITE', written: false, timer: undefined };
+  }
+
+  answered(rec: CallRecord, target: Target, res: SipResponse): void {
+    const c = rec.cdr;
+    c.status = res.status;
+    c.answeredAt = this.#o.clock.wallNow();
+    c.destination = destinationOf(target);
+    c.destinationAddress = destText(target.dest);
+    if (res.toTag !== undefined) c.toTag = res.toTag;
+    c.reason = 'answered';
+    if (!rec.isCall) {
+      this.#write(rec);
+      return;
+    }
+    const old = this.#dialogs.get(c.callId);
+    if (old !== undefined && old !== rec) this.#finish(old, 'replaced by a new call with the same Call-ID');
+    this.#dialogs.set(c.callId, rec);
+    rec.timer = this.#o.clock.setTimer(this.#maxDialogMs, () => {
+      rec.timer = undefined;
+      if (this.#dialogs.get(c.callId) === rec) this.#dialogs.delete(c.callId);
+      this.#finish(rec, 'no BYE seen');
+    });
+  }
+
+  failed(rec: CallRecord, res: SipResponse, cancelled: boolean, last: Target | undefined): void {
+    const c = rec.cdr;
+    c.status = res.status;
+    c.endedAt = this.#o.clock.wallNow();
+    c.reason = cancelled ? 'cancelled by the caller' : res.reason;
+    if (res.toTag !== undefined) c.toTag = res.toTag;
+    if (last !== undefined) {
+      c.destination = destinationOf(last);
+      c.destinationAddress = destText(last.dest);
+    }
+    this.#write(rec);
+  }
+
+  /** A BYE inside an answered call. */
+  ended(bye: SipRequest): void {
+    const rec = this.#dialogs.get(bye.callId);
+    if (rec === undefined) return;
+    this.#dialogs.delete(bye.callId);
+    this.#o.clock.clearTimer(rec.timer);
+    rec.timer = undefined;
+    rec.cdr.endedAt = this.#o.clock.wallNow();
+    if (rec.cdr.fromTag !== undefined && bye.fromTag !== rec.cdr.fromTag) rec.cdr.reason = 'answered; the callee hung up';
+    else rec.cdr.reason = 'answered; the caller hung up';
+    this.#write(rec);
+  }
+
+  /** Writes the calls still in progress (without an end time): sipd is stopping. */
+  close(): void {
+    for (const rec of this.#dialogs.values()) {
+      this.#o.clock.clearTimer(rec.timer);
+      rec.timer = undefined;
+      this.#finish(rec, 'in progress when sipd stopped');
+    }
+    this.#dialogs.clear();
+  }
+
+  #finish(rec: CallRecord, reason: string): void {
+    rec.cdr.reason = `answered; ${reason}`;
+    this.#write(rec);
+  }
+
+  #write(rec: CallRecord): void {
+    if (rec.written || !rec.isCall) return;
+    rec.written = true;
+    try {
+      this.#o.store?.insert(rec.cdr);
+    } catch (err) {
+      this.#o.log.error({ err: (err as Error).message, callId: rec.cdr.callId }, 'cannot write a CDR');
+    }
+  }
+}
+
+function destinationOf(t: Target): string {
+  if (t.label === 'dialog') return t.uri;
+  if (!t.gateway) return t.label;
+  const user = /^sips?:([^@;]+)@/.exec(t.uri)?.[1];
+  return user !== undefined ? `${t.label} ${user}` : t.label;
+}
+
+function destText(d: Destination): string {
+  return `${formatAddress(d)}/${d.proto}`;
+}
