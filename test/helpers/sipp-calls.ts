@@ -13,6 +13,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SCENARIOS } from './sipp.js';
+import { startSipd, workDir, type SipdProcess } from './sipd-process.js';
+import type { TapTest } from './tap.js';
 
 export const REALM = 'sipd.test';
 
@@ -291,4 +293,116 @@ export function finalInviteStatuses(msgs: SippMessage[]): Map<string, number[]> 
     out.set(m.callId, list);
   }
   return out;
+}
+
+export interface Office {
+  dir: string;
+  sipd: SipdProcess;
+  remote: string;
+  /** Starts a SIPp, killed at the end of `t`. */
+  sipp(t: TapTest, o: Omit<SippOptions, 'dir' | 'remote'> & { remote?: string }): Sipp;
+  /** Runs a SIPp to completion. */
+  run(t: TapTest, o: Omit<SippOptions, 'dir' | 'remote'>): Promise<Awaited<ReturnType<typeof Sipp.run>>>;
+  /** Registers `user` from 127.0.0.1:port (UDP) with Contact sip:user@127.0.0.1:port. */
+  register(t: TapTest, user: string, port: number): Promise<void>;
+}
+
+/** sipd on 127.0.0.1 (port 0: any) in a fresh working directory with `conf`, and SIPp around it, all stopped at the end of `t`. */
+export async function office(t: TapTest, conf: string, port = 0): Promise<Office> {
+  const dir = workDir(conf);
+  const sipd = await startSipd(['-b', `127.0.0.1:${port}`, '-s', dir]);
+  t.teardown(() => sipd.stop());
+  const remote = `127.0.0.1:${sipd.port}`;
+  const env: Office = {
+    dir,
+    sipd,
+    remote,
+    sipp(t, o) {
+      const s = Sipp.start({ remote, ...o, dir });
+      t.teardown(() => s.kill());
+      return s;
+    },
+    async run(t, o) {
+      const s = env.sipp(t, o);
+      const r = await s.done;
+      return { ...r, messages: s.messages() };
+    },
+    async register(t, user, port) {
+      const r = await env.run(t, {
+        name: `register-${user}-${port}`,
+        scenario: 'call-register.xml',
+        port,
+        count: 1,
+        timeoutS: 10,
+        service: user,
+        authPass: `pw-${user}`,
+        keys: { contact: `127.0.0.1:${port}`, expires: '600' },
+      });
+      if (r.successful !== 1) throw new Error(`${user} did not register: ${describe(r)}`);
+    },
+  };
+  return env;
+}
+
+/** The last INVITE sent per Call-ID (after a 407: the one with credentials). */
+export function sentInvites(msgs: SippMessage[]): Map<string, SippMessage> {
+  const out = new Map<string, SippMessage>();
+  for (const m of msgs) if (m.direction === 'sent' && m.method === 'INVITE') out.set(m.callId, m);
+  return out;
+}
+
+export function received(msgs: SippMessage[], method: string): SippMessage[] {
+  return msgs.filter((m) => m.direction === 'received' && m.method === method);
+}
+
+export function responses(msgs: SippMessage[], status: number, method = 'INVITE'): SippMessage[] {
+  return msgs.filter((m) => m.direction === 'received' && m.status === status && m.cseqMethod === method);
+}
+
+export function distinctCallIds(msgs: SippMessage[]): number {
+  return new Set(msgs.map((m) => m.callId)).size;
+}
+
+/** One sipd Record-Route: <sip:TOKEN@127.0.0.1:PORT[;transport=tcp];lr>. */
+export function rrOf(port: number, tcp: boolean): RegExp {
+  return new RegExp(`^<sip:[^@>]+@127\\.0\\.0\\.1:${port}${tcp ? ';transport=tcp' : ''};lr>$`);
+}
+
+/**
+ * Checks a callee's side of `n` answered calls from `callerMsgs`: INVITE with the
+ * caller's SDP byte for byte and sipd's Record-Route(s), then ACK and BYE.
+ */
+export function checkCallee(t: TapTest, calleeMsgs: SippMessage[], callerMsgs: SippMessage[], n: number, rr: RegExp[], what: string): void {
+  const invites = received(calleeMsgs, 'INVITE');
+  const sent = sentInvites(callerMsgs);
+  const mine = invites.filter((m) => sent.has(m.callId));
+  t.equal(distinctCallIds(mine), n, `${what}: the callee received ${n} calls`);
+  let sdpOk = 0;
+  let rrOk = 0;
+  for (const inv of mine) {
+    if (inv.body === sent.get(inv.callId)!.body && inv.header('content-type') === 'application/sdp') sdpOk++;
+    const rrs = inv.headers('record-route').flatMap((v) => v.split(',').map((x) => x.trim()));
+    if (rrs.length === rr.length && rrs.every((v, i) => rr[i]!.test(v))) rrOk++;
+    else t.fail(`${what}: Record-Route ${JSON.stringify(rrs)} (expected ${rr.map(String).join(', ')})`);
+  }
+  t.equal(sdpOk, mine.length, `${what}: the callee saw the caller's SDP byte for byte`);
+  t.equal(rrOk, mine.length, `${what}: sipd's Record-Route on every INVITE`);
+  const ids = new Set(mine.map((m) => m.callId));
+  t.equal(distinctCallIds(received(calleeMsgs, 'ACK').filter((m) => ids.has(m.callId))), n, `${what}: ACK through sipd`);
+  t.equal(distinctCallIds(received(calleeMsgs, 'BYE').filter((m) => ids.has(m.callId))), n, `${what}: BYE through sipd`);
+}
+
+/** The caller's side of `n` answered calls: 100, 180, exactly one 200 per call, ACK/BYE answered. */
+export function checkCaller(t: TapTest, msgs: SippMessage[], n: number, what: string): void {
+  t.equal(distinctCallIds(responses(msgs, 100)), n, `${what}: 100 Trying`);
+  t.equal(distinctCallIds(responses(msgs, 180)), n, `${what}: 180 Ringing relayed`);
+  const oks = responses(msgs, 200);
+  t.equal(distinctCallIds(oks), n, `${what}: 200 OK relayed`);
+  const tags = new Map<string, Set<string>>();
+  for (const m of oks) {
+    const tag = /;tag=([^;>\s]+)/.exec(m.header('to') ?? '')?.[1] ?? '';
+    tags.set(m.callId, (tags.get(m.callId) ?? new Set()).add(tag));
+  }
+  t.same([...tags.values()].filter((s) => s.size !== 1), [], `${what}: one answer (To tag) per call`);
+  t.equal(distinctCallIds(responses(msgs, 200, 'BYE')), n, `${what}: BYE answered end to end`);
 }

@@ -6,9 +6,8 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { requireSipp } from '../helpers/sipp.js';
-import { runSipd, startSipd, workDir, type SipdProcess } from '../helpers/sipd-process.js';
-import { describe, finalInviteStatuses, freePort, REALM, Sipp, until, type SippMessage, type SippOptions } from '../helpers/sipp-calls.js';
-import type { TapTest } from '../helpers/tap.js';
+import { runSipd } from '../helpers/sipd-process.js';
+import { checkCallee, checkCaller, describe, finalInviteStatuses, freePort, office, REALM, received, rrOf, sentInvites, until } from '../helpers/sipp-calls.js';
 
 const skip = requireSipp();
 
@@ -32,119 +31,8 @@ function officeConf(): string {
   return conf;
 }
 
-interface Office {
-  dir: string;
-  sipd: SipdProcess;
-  remote: string;
-  /** Starts a SIPp, killed at the end of `t`. */
-  sipp(t: TapTest, o: Omit<SippOptions, 'dir' | 'remote'> & { remote?: string }): Sipp;
-  /** Runs a SIPp to completion. */
-  run(t: TapTest, o: Omit<SippOptions, 'dir' | 'remote'>): Promise<Awaited<ReturnType<typeof Sipp.run>>>;
-  /** Registers `user` from 127.0.0.1:port (UDP) with Contact sip:user@127.0.0.1:port. */
-  register(t: TapTest, user: string, port: number): Promise<void>;
-}
-
-async function office(t: TapTest, conf = officeConf(), port = 0): Promise<Office> {
-  const dir = workDir(conf);
-  const sipd = await startSipd(['-b', `127.0.0.1:${port}`, '-s', dir]);
-  t.teardown(() => sipd.stop());
-  const remote = `127.0.0.1:${sipd.port}`;
-  const env: Office = {
-    dir,
-    sipd,
-    remote,
-    sipp(t, o) {
-      const s = Sipp.start({ remote, ...o, dir });
-      t.teardown(() => s.kill());
-      return s;
-    },
-    async run(t, o) {
-      const s = env.sipp(t, o);
-      const r = await s.done;
-      return { ...r, messages: s.messages() };
-    },
-    async register(t, user, port) {
-      const r = await env.run(t, {
-        name: `register-${user}-${port}`,
-        scenario: 'call-register.xml',
-        port,
-        count: 1,
-        timeoutS: 10,
-        service: user,
-        authPass: `pw-${user}`,
-        keys: { contact: `127.0.0.1:${port}`, expires: '600' },
-      });
-      if (r.successful !== 1) throw new Error(`${user} did not register: ${describe(r)}`);
-    },
-  };
-  return env;
-}
-
-/** The INVITEs in a message log that carry an SDP (the authenticated ones), by Call-ID. */
-function sentInvites(msgs: SippMessage[]): Map<string, SippMessage> {
-  const out = new Map<string, SippMessage>();
-  for (const m of msgs) if (m.direction === 'sent' && m.method === 'INVITE' && m.header('proxy-authorization') !== undefined) out.set(m.callId, m);
-  return out;
-}
-
-function received(msgs: SippMessage[], method: string): SippMessage[] {
-  return msgs.filter((m) => m.direction === 'received' && m.method === method);
-}
-
-function responses(msgs: SippMessage[], status: number, method = 'INVITE'): SippMessage[] {
-  return msgs.filter((m) => m.direction === 'received' && m.status === status && m.cseqMethod === method);
-}
-
-function distinctCallIds(msgs: SippMessage[]): number {
-  return new Set(msgs.map((m) => m.callId)).size;
-}
-
-/** One sipd Record-Route: <sip:TOKEN@127.0.0.1:PORT[;transport=tcp];lr>. */
-function rrOf(port: number, tcp: boolean): RegExp {
-  return new RegExp(`^<sip:[^@>]+@127\\.0\\.0\\.1:${port}${tcp ? ';transport=tcp' : ''};lr>$`);
-}
-
-/**
- * Checks a callee's side of `n` answered calls from `callerMsgs`: INVITE with the
- * caller's SDP byte for byte and sipd's Record-Route(s), then ACK and BYE.
- */
-function checkCallee(t: TapTest, calleeMsgs: SippMessage[], callerMsgs: SippMessage[], n: number, rr: RegExp[], what: string): void {
-  const invites = received(calleeMsgs, 'INVITE');
-  const sent = sentInvites(callerMsgs);
-  const mine = invites.filter((m) => sent.has(m.callId));
-  t.equal(distinctCallIds(mine), n, `${what}: the callee received ${n} calls`);
-  let sdpOk = 0;
-  let rrOk = 0;
-  for (const inv of mine) {
-    if (inv.body === sent.get(inv.callId)!.body && inv.header('content-type') === 'application/sdp') sdpOk++;
-    const rrs = inv.headers('record-route').flatMap((v) => v.split(',').map((x) => x.trim()));
-    if (rrs.length === rr.length && rrs.every((v, i) => rr[i]!.test(v))) rrOk++;
-    else t.fail(`${what}: Record-Route ${JSON.stringify(rrs)} (expected ${rr.map(String).join(', ')})`);
-  }
-  t.equal(sdpOk, mine.length, `${what}: the callee saw the caller's SDP byte for byte`);
-  t.equal(rrOk, mine.length, `${what}: sipd's Record-Route on every INVITE`);
-  const ids = new Set(mine.map((m) => m.callId));
-  t.equal(distinctCallIds(received(calleeMsgs, 'ACK').filter((m) => ids.has(m.callId))), n, `${what}: ACK through sipd`);
-  t.equal(distinctCallIds(received(calleeMsgs, 'BYE').filter((m) => ids.has(m.callId))), n, `${what}: BYE through sipd`);
-}
-
-/** The caller's side of `n` answered calls: 100, 180, exactly one 200 per call, ACK/BYE answered. */
-function checkCaller(t: TapTest, msgs: SippMessage[], n: number, what: string): void {
-  t.equal(distinctCallIds(responses(msgs, 100)), n, `${what}: 100 Trying`);
-  t.equal(distinctCallIds(responses(msgs, 180)), n, `${what}: 180 Ringing relayed`);
-  const oks = responses(msgs, 200);
-  t.equal(distinctCallIds(oks), n, `${what}: 200 OK relayed`);
-  const tags = new Map<string, Set<string>>();
-  for (const m of oks) {
-    const tag = /;tag=([^;>\s]+)/.exec(m.header('to') ?? '')?.[1] ?? '';
-    tags.set(m.callId, (tags.get(m.callId) ?? new Set()).add(tag));
-  }
-  t.same([...tags.values()].filter((s) => s.size !== 1), [], `${what}: one answer (To tag) per call`);
-  t.equal(distinctCallIds(responses(msgs, 200, 'BYE')), n, `${what}: BYE answered end to end`);
-}
-
 t.test('calls between phones through sipd', { skip }, async (t) => {
-  const env = await office(t);
+  const env = await office(t, officeConf());
   const uasPort = await freePort();
   await env.register(t, 'bob', uasPort);
   await env.register(t, 'carol', uasPort);
