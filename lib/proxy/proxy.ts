@@ -58,6 +58,7 @@ interface Branch {
   settled: boolean;
   answered: boolean;
   timerC: TimerHandle | undefined;
+  noResponse: TimerHandle | undefined;
 }
 
 const REASON_ELSEWHERE: ReadonlyArray<readonly [string, string]> = [['Reason', 'SIP;cause=200;text="Call completed elsewhere"']];
@@ -390,7 +391,7 @@ class ProxyCall {
         for (const rr of this.#proxy.recordRoutes(this.#req, this.#stx.flow, target.dest).reverse()) out.prepend('record-route', rr);
       }
       target.edit?.(out);
-      const b: Branch = { target, request: out, tx: undefined, provisional: false, settled: false, answered: false, timerC: undefined };
+      const b: Branch = { target, request: out, tx: undefined, provisional: false, settled: false, answered: false, timerC: undefined, noResponse: undefined };
       this.#branches.push(b);
     }
     if (group.ringTimeoutMs !== undefined && group.ringTimeoutMs > 0) {
@@ -400,6 +401,14 @@ class ProxyCall {
     for (const b of this.#branches.slice()) {
       if (this.#finalSent || this.#answered) break;
       this.#send(b);
+      if (group.noResponseMs !== undefined && group.noResponseMs > 0 && !b.settled) {
+        b.noResponse = this.#o.clock.setTimer(group.noResponseMs, () => {
+          b.noResponse = undefined;
+          if (b.settled || b.provisional) return;
+          b.tx?.cancel?.(); // sent only if a provisional response ever comes (§9.1)
+          this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout (no response from the target)' }), false);
+        });
+      }
     }
   }
 
@@ -435,6 +444,10 @@ class ProxyCall {
   #onResponse(b: Branch, res: SipResponse, received: boolean): void {
     // Our Via is on top of every response to our branch, received or made up by the layer.
     res.shift('via');
+    if (b.noResponse !== undefined) {
+      this.#o.clock.clearTimer(b.noResponse);
+      b.noResponse = undefined;
+    }
     const s = res.status;
     if (s < 200) {
       if (b.settled) return;
@@ -490,6 +503,8 @@ class ProxyCall {
     b.settled = true;
     this.#o.clock.clearTimer(b.timerC);
     b.timerC = undefined;
+    this.#o.clock.clearTimer(b.noResponse);
+    b.noResponse = undefined;
     this.#responses.push(res);
     void received;
     if (this.#sixxx) this.#cancelOthers(b, []);
@@ -570,6 +585,8 @@ class ProxyCall {
     this.#live--;
     this.#o.clock.clearTimer(b.timerC);
     b.timerC = undefined;
+    this.#o.clock.clearTimer(b.noResponse);
+    b.noResponse = undefined;
     if (!b.settled) {
       // Terminated without a final response we saw (should not happen: the layer makes one up).
       this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout' }), false);
