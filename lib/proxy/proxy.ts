@@ -12,6 +12,7 @@
  * response (§16.7 step 6). Everything a call holds is released when its last
  * client transaction terminates; `size` counts live calls for tests.
  */
+import * as cryptoNs from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { createResponse, randomToken } from '../sip/build.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
@@ -274,35 +275,41 @@ export class Proxy {
 
 const BRANCH_PREFIX = `${MAGIC_COOKIE}sd`;
 
+/** `crypto.hash` (Node ≥ 20.12): one call instead of a Hash object; undefined on older runtimes. */
+const oneShot = (cryptoNs as { hash?: (alg: string, data: string, enc: 'base64url') => string }).hash;
+
+function sha1(s: string): string {
+  return oneShot !== undefined ? oneShot('sha1', s, 'base64url') : createHash('sha1').update(s).digest('base64url');
+}
+
 /** §16.6 step 8 / §16.3 step 4: what makes a request "the same" when it comes back. */
 function loopHash(req: SipRequest): string {
-  const h = createHash('sha1');
-  h.update(req.uri, 'latin1');
-  h.update(`\u0000${req.toTag ?? ''}\u0000${req.fromTag ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000`, 'latin1');
-  const vias = req.getAll('via');
-  // The Via of the hop before sipd (the received request's top Via, before sipd adds its own).
-  for (const v of vias) {
-    let via: Via | undefined;
-    try {
-      via = parseVia(v);
-    } catch {
-      via = undefined;
+  // The Via of the hop before sipd: the received request's top Via, skipping sipd's own
+  // (a request that came back has sipd's Via on top of the one it had the first time).
+  let via = '';
+  if (req.via.branch?.startsWith(BRANCH_PREFIX) !== true) {
+    const first = req.headers.find((h) => h.name === 'via')?.value ?? '';
+    via = first.indexOf(',') < 0 ? first : (req.getAll('via')[0] ?? '');
+  } else {
+    for (const v of req.getAll('via')) {
+      let b: string | undefined;
+      try {
+        b = parseVia(v).branch;
+      } catch {
+        b = undefined;
+      }
+      if (b?.startsWith(BRANCH_PREFIX) === true) continue;
+      via = v;
+      break;
     }
-    if (via !== undefined && via.branch?.startsWith(BRANCH_PREFIX) === true) continue;
-    h.update(v.replace(/;(received|rport)=[^;]*/g, ''), 'latin1');
-    break;
   }
-  h.update(req.getAll('proxy-require').join(','), 'latin1');
-  return h.digest('base64url').slice(0, 10);
+  const pr = req.has('proxy-require') ? req.getAll('proxy-require').join(',') : '';
+  return sha1(`${req.uri}\u0000${req.toTag ?? ''}\u0000${req.fromTag ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${via}\u0000${pr}`).slice(0, 10);
 }
 
 /** A deterministic branch for a stateless forward: the same ACK retransmitted gets the same branch (§16.11). */
 function statelessBranch(req: SipRequest): string {
-  const h = createHash('sha1')
-    .update(`${req.via.branch ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${req.method}\u0000${req.uri}`, 'latin1')
-    .digest('base64url')
-    .slice(0, 16);
-  return `${MAGIC_COOKIE}sl${h}`;
+  return `${MAGIC_COOKIE}sl${sha1(`${req.via.branch ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${req.method}\u0000${req.uri}`).slice(0, 16)}`;
 }
 
 function rrValue(token: string, self: SelfAddress, proto: Proto): string {
