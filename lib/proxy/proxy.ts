@@ -415,7 +415,7 @@ class ProxyCall {
     } catch (err) {
       this.#live--;
       this.#o.log.warn({ err: (err as Error).message, target: b.target.label }, 'cannot send a proxied request');
-      this.#settle(b, createResponse(b.request, 503, { reason: 'Service Unavailable' }), false);
+      this.#settle(b, createResponse(this.#req, 503, { reason: 'Service Unavailable' }), false);
       return;
     }
     if (this.#invite) this.#armTimerC(b);
@@ -428,7 +428,7 @@ class ProxyCall {
       if (b.settled) return;
       // §16.6 step 11 / §16.8: CANCEL after a provisional response, else act as on a 408.
       if (b.provisional) b.tx?.cancel?.();
-      this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }), false);
     });
   }
 
@@ -503,7 +503,7 @@ class ProxyCall {
     for (const b of this.#branches) {
       if (b.settled) continue;
       b.tx?.cancel?.();
-      this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout (no answer)' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout (no answer)' }), false);
     }
   }
 
@@ -515,7 +515,7 @@ class ProxyCall {
     for (const b of this.#branches) {
       if (b.settled) continue;
       b.tx?.cancel?.();
-      if (!b.provisional) this.#settle(b, createResponse(b.request, 487, { reason: 'Request Terminated' }), false);
+      if (!b.provisional) this.#settle(b, createResponse(this.#req, 487, { reason: 'Request Terminated' }), false);
     }
   }
 
@@ -572,7 +572,7 @@ class ProxyCall {
     b.timerC = undefined;
     if (!b.settled) {
       // Terminated without a final response we saw (should not happen: the layer makes one up).
-      this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }), false);
     }
     this.#maybeDone();
   }
