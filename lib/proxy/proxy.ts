@@ -235,7 +235,7 @@ export class Proxy {
 
   /** A branch id with the §16.6 step 8 loop-detection part. */
   branchFor(req: SipRequest): string {
-    return `${BRANCH_PREFIX}${loopHash(req)}.${randomToken(6)}`;
+    return `${BRANCH_PREFIX}${loopHash(req, 0)}.${randomToken(6)}`;
   }
 
   /** Record-Route value(s) for a dialog between `source` (caller side) and `dest` (callee side), top first. */
@@ -254,8 +254,8 @@ export class Proxy {
   #isLoop(req: SipRequest): boolean {
     const vias = req.getAll('via');
     if (vias.length < 2) return false;
-    let hash: string | undefined;
-    for (let i = 1; i < vias.length; i++) {
+    // Every Via of sipd (the top one too: sipd may have sent the request to itself), hashed with the Via below it.
+    for (let i = 0; i + 1 < vias.length; i++) {
       let v: Via;
       try {
         v = parseVia(vias[i]!);
@@ -263,7 +263,7 @@ export class Proxy {
         continue;
       }
       if (v.branch === undefined || !v.branch.startsWith(BRANCH_PREFIX) || !this.#o.isSelf(v.host, v.port)) continue;
-      hash ??= loopHash(req);
+      const hash = loopHash(req, i + 1);
       // A spiral (the request came back changed, e.g. retargeted) is fine; the same request again is a loop.
       if (v.branch.slice(BRANCH_PREFIX.length, BRANCH_PREFIX.length + hash.length) === hash) return true;
     }
@@ -273,24 +273,18 @@ export class Proxy {
 
 const BRANCH_PREFIX = `${MAGIC_COOKIE}sd`;
 
-/** §16.6 step 8 / §16.3 step 4: what makes a request "the same" when it comes back. */
-function loopHash(req: SipRequest): string {
+/**
+ * §16.6 step 8 / §16.3 step 4: what makes a request "the same" when it comes
+ * back. `viaIndex` is the Via of the hop before sipd: the top one of a request
+ * sipd forwards; in a request that came back, the one below sipd's own Via
+ * (whatever other hops put above it since).
+ */
+function loopHash(req: SipRequest, viaIndex: number): string {
   const h = createHash('sha1');
   h.update(req.uri, 'latin1');
   h.update(`\u0000${req.toTag ?? ''}\u0000${req.fromTag ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000`, 'latin1');
-  const vias = req.getAll('via');
-  // The Via of the hop before sipd (the received request's top Via, before sipd adds its own).
-  for (const v of vias) {
-    let via: Via | undefined;
-    try {
-      via = parseVia(v);
-    } catch {
-      via = undefined;
-    }
-    if (via !== undefined && via.branch?.startsWith(BRANCH_PREFIX) === true) continue;
-    h.update(v.replace(/;(received|rport)=[^;]*/g, ''), 'latin1');
-    break;
-  }
+  const v = req.getAll('via')[viaIndex] ?? '';
+  h.update(v.replace(/;(received|rport)=[^;]*/g, ''), 'latin1');
   h.update(req.getAll('proxy-require').join(','), 'latin1');
   return h.digest('base64url').slice(0, 10);
 }
