@@ -135,7 +135,7 @@ export class Proxy {
     }
     let token: string | undefined;
     const routes = req.getAll('route');
-    if (routes.length > 0 && this.#o.isSelf(ruri.host, ruri.port) && ruri.user !== undefined && ruri.params.has('lr') === false) {
+    if (routes.length > 0 && this.#o.isSelf(ruri.host, ruri.port) && ruri.user !== undefined && this.#tokens.decode(req.callId, ruri.user) !== undefined) {
       token = ruri.user;
       const last = routes[routes.length - 1]!;
       let na;

@@ -204,9 +204,8 @@ export function harness(opts: { timerC?: number; forward?: (h: Harness, req: Sip
         ],
         ...(o.body !== undefined ? { body: o.body, contentType: 'application/sdp' } : {}),
       });
-      const onWire = wire(res);
-      layer.receive(onWire, flowFrom(dest));
-      return onWire;
+      layer.receive(wire(res), flowFrom(dest));
+      return wire(res); // a copy the proxy has not touched (it removes its Via from what it receives)
     },
     reply(dest: Destination, status: number, o: { toTag?: string; body?: Buffer; headers?: Array<[string, string]> } = {}) {
       const sent = h.sentTo(dest, 'INVITE');
