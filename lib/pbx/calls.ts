@@ -125,7 +125,11 @@ export class CallRouter {
         return;
       }
     } else if (req.maxForwards === 0) return;
-    const r = o.proxy.routeInDialog(req);
+    let r = o.proxy.routeInDialog(req);
+    if (r.kind === 'next-hop' && !r.recorded) {
+      // Not along a route sipd recorded: relaying it would make sipd an open relay for anyone who sets a To tag.
+      r = { kind: 'reject', status: 403, reason: 'Forbidden (sipd relays requests inside a call only along the route it recorded)' };
+    }
     if (r.kind === 'reject' || r.kind === 'none') {
       if (stx === undefined) {
         o.log.debug({ msg: req.summary(), peer: formatAddress(flow.remote) }, 'ACK with no route through sipd; dropped');

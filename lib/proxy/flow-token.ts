@@ -51,7 +51,12 @@ export class FlowTokens {
   encode(callId: string, route: DialogRoute): string {
     const payload = `${route.ftag}|${flowText(route.caller)}|${flowText(route.callee)}`;
     const token = `${Buffer.from(payload, 'latin1').toString('base64url')}.${this.#mac(callId, payload).toString('base64url')}`;
-    this.#remember(`${callId}\u0000${token}`, route);
+    // Remember it as decode() would read it (a flow decode() refuses is never cached).
+    const caller = parseFlow(flowText(route.caller));
+    const callee = parseFlow(flowText(route.callee));
+    if (caller !== undefined && callee !== undefined && !route.ftag.includes('|')) {
+      this.#remember(`${callId}\u0000${token}`, { ftag: route.ftag, caller, callee });
+    }
     return token;
   }
 
