@@ -213,6 +213,7 @@ export class SipdServer {
       log: this.#log.child({ component: 'transaction' }),
       tu: router,
       compactCompleted: true,
+      compactAccepted: true,
       ...(opts.timers ? { timers: opts.timers } : {}),
     });
     this.#transport = transport;

@@ -25,6 +25,9 @@ import type { Client, Config } from '../config/types.js';
 import { peerByAddress, routeCall, type Caller, type GatewayAttempt } from './numbers.js';
 import type { CallRecords } from './cdr.js';
 
+/** How long a gateway may stay silent (no 100 Trying) before the next one is tried. */
+export const GATEWAY_NO_RESPONSE_MS = 4000;
+
 export interface CallRouterOptions {
   proxy: Proxy;
   location: LocationService;
@@ -122,7 +125,11 @@ export class CallRouter {
         return;
       }
     } else if (req.maxForwards === 0) return;
-    const r = o.proxy.routeInDialog(req);
+    let r = o.proxy.routeInDialog(req);
+    if (r.kind === 'next-hop' && !r.recorded) {
+      // Not along a route sipd recorded: relaying it would make sipd an open relay for anyone who sets a To tag.
+      r = { kind: 'reject', status: 403, reason: 'Forbidden (sipd relays requests inside a call only along the route it recorded)' };
+    }
     if (r.kind === 'reject' || r.kind === 'none') {
       if (stx === undefined) {
         o.log.debug({ msg: req.summary(), peer: formatAddress(flow.remote) }, 'ACK with no route through sipd; dropped');
@@ -171,12 +178,12 @@ export class CallRouter {
 
   /** Every registered contact of `client` (parallel forking), or its static host. */
   #clientGroup(client: Client, dialled: string): TargetGroup | undefined {
-    if (client.host !== undefined && client.secret === undefined) {
-      const h = client.host;
-      return { targets: [{ uri: `sip:${dialled}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: client.name }] };
-    }
+    const h = client.host;
+    const atHost = (): TargetGroup | undefined =>
+      h === undefined ? undefined : { targets: [{ uri: `sip:${dialled}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: client.name }] };
+    if (client.secret === undefined) return atHost(); // a static client: always at its host
     const bindings = this.#o.location.lookup(client.name);
-    if (bindings.length === 0) return undefined;
+    if (bindings.length === 0) return atHost(); // host= and secret=: registered contacts first, else the host
     const targets: Target[] = bindings.map((b) => ({
       uri: b.contactUri,
       dest: { proto: b.source.proto, address: b.source.address, port: b.source.port, connId: b.connId },
@@ -200,7 +207,11 @@ export class CallRouter {
       out.set('p-asserted-identity', `<sip:${callerId}@${selfHost}>`);
     };
     void req;
-    return { targets: [{ uri: `sip:${a.user}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: a.gateway.name, gateway: true, edit }] };
+    return {
+      targets: [{ uri: `sip:${a.user}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: a.gateway.name, gateway: true, edit }],
+      // A gateway that does not even send 100 Trying is down: try the next one (DESIGN §4 "no answer").
+      noResponseMs: GATEWAY_NO_RESPONSE_MS,
+    };
   }
 
   #forward(req: SipRequest, stx: ServerTransaction, caller: Caller, first: TargetGroup, record: ReturnType<CallRecords['start']>, rest: TargetGroup[] | undefined): void {

@@ -35,9 +35,12 @@ export interface DialogRoute {
 }
 
 const MAC_BYTES = 12;
+/** Tokens minted or verified lately, so the ACK and BYE of a call cost no HMAC (bounded, oldest dropped first). */
+const CACHE_SIZE = 8192;
 
 export class FlowTokens {
   readonly #key: Buffer;
+  readonly #cache = new Map<string, DialogRoute>();
 
   constructor(secret: Uint8Array) {
     if (secret.length < 16) throw new RangeError('the flow-token secret needs at least 16 bytes');
@@ -47,11 +50,20 @@ export class FlowTokens {
   /** The user part for a Record-Route of the dialog `callId`. */
   encode(callId: string, route: DialogRoute): string {
     const payload = `${route.ftag}|${flowText(route.caller)}|${flowText(route.callee)}`;
-    return `${Buffer.from(payload, 'latin1').toString('base64url')}.${this.#mac(callId, payload).toString('base64url')}`;
+    const token = `${Buffer.from(payload, 'latin1').toString('base64url')}.${this.#mac(callId, payload).toString('base64url')}`;
+    // Remember it as decode() would read it (a flow decode() refuses is never cached).
+    const caller = parseFlow(flowText(route.caller));
+    const callee = parseFlow(flowText(route.callee));
+    if (caller !== undefined && callee !== undefined && !route.ftag.includes('|')) {
+      this.#remember(`${callId}\u0000${token}`, { ftag: route.ftag, caller, callee });
+    }
+    return token;
   }
 
   /** The dialog route in `token`, or undefined when it is malformed or not ours for this Call-ID. */
   decode(callId: string, token: string): DialogRoute | undefined {
+    const cached = this.#cache.get(`${callId}\u0000${token}`);
+    if (cached !== undefined) return cached;
     const dot = token.indexOf('.');
     if (dot <= 0 || token.length > 512) return undefined;
     const payload = Buffer.from(token.slice(0, dot), 'base64url').toString('latin1');
@@ -62,7 +74,14 @@ export class FlowTokens {
     const caller = parseFlow(parts[1]!);
     const callee = parseFlow(parts[2]!);
     if (caller === undefined || callee === undefined) return undefined;
-    return { ftag: parts[0]!, caller, callee };
+    const route = { ftag: parts[0]!, caller, callee };
+    this.#remember(`${callId}\u0000${token}`, route);
+    return route;
+  }
+
+  #remember(key: string, route: DialogRoute): void {
+    if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(key, route);
   }
 
   #mac(callId: string, payload: string): Buffer {

@@ -12,6 +12,7 @@
  * response (§16.7 step 6). Everything a call holds is released when its last
  * client transaction terminates; `size` counts live calls for tests.
  */
+import * as cryptoNs from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { createResponse, randomToken } from '../sip/build.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
@@ -44,7 +45,8 @@ export interface ProxyOptions {
 /** The outcome of Route processing for an in-dialog request. */
 export type InDialogRoute =
   | { kind: 'dialog'; dest: Destination }
-  | { kind: 'next-hop'; dest: Destination }
+  /** `recorded`: sipd's own verified Record-Route came first (sipd is in this dialog's route set); false for a route nobody vouches for. */
+  | { kind: 'next-hop'; dest: Destination; recorded: boolean }
   | { kind: 'none' }
   | { kind: 'reject'; status: number; reason: string };
 
@@ -58,6 +60,7 @@ interface Branch {
   settled: boolean;
   answered: boolean;
   timerC: TimerHandle | undefined;
+  noResponse: TimerHandle | undefined;
 }
 
 const REASON_ELSEWHERE: ReadonlyArray<readonly [string, string]> = [['Reason', 'SIP;cause=200;text="Call completed elsewhere"']];
@@ -135,7 +138,7 @@ export class Proxy {
     }
     let token: string | undefined;
     const routes = req.getAll('route');
-    if (routes.length > 0 && this.#o.isSelf(ruri.host, ruri.port) && ruri.user !== undefined && ruri.params.has('lr') === false) {
+    if (routes.length > 0 && this.#o.isSelf(ruri.host, ruri.port) && ruri.user !== undefined && this.#tokens.decode(req.callId, ruri.user) !== undefined) {
       token = ruri.user;
       const last = routes[routes.length - 1]!;
       let na;
@@ -179,7 +182,7 @@ export class Proxy {
       }
       const dest = uriDestination(na.uri);
       if (dest === undefined) return { kind: 'reject', status: 502, reason: 'Bad Gateway (next hop is not an IP address)' };
-      return { kind: 'next-hop', dest };
+      return { kind: 'next-hop', dest, recorded: token !== undefined };
     }
     return { kind: 'none' };
   }
@@ -235,7 +238,7 @@ export class Proxy {
 
   /** A branch id with the §16.6 step 8 loop-detection part. */
   branchFor(req: SipRequest): string {
-    return `${BRANCH_PREFIX}${loopHash(req)}.${randomToken(6)}`;
+    return `${BRANCH_PREFIX}${loopHash(req, 0)}.${randomToken(6)}`;
   }
 
   /** Record-Route value(s) for a dialog between `source` (caller side) and `dest` (callee side), top first. */
@@ -254,8 +257,8 @@ export class Proxy {
   #isLoop(req: SipRequest): boolean {
     const vias = req.getAll('via');
     if (vias.length < 2) return false;
-    let hash: string | undefined;
-    for (let i = 1; i < vias.length; i++) {
+    // Every Via of sipd (the top one too: sipd may have sent the request to itself), hashed with the Via below it.
+    for (let i = 0; i + 1 < vias.length; i++) {
       let v: Via;
       try {
         v = parseVia(vias[i]!);
@@ -263,7 +266,7 @@ export class Proxy {
         continue;
       }
       if (v.branch === undefined || !v.branch.startsWith(BRANCH_PREFIX) || !this.#o.isSelf(v.host, v.port)) continue;
-      hash ??= loopHash(req);
+      const hash = loopHash(req, i + 1);
       // A spiral (the request came back changed, e.g. retargeted) is fine; the same request again is a loop.
       if (v.branch.slice(BRANCH_PREFIX.length, BRANCH_PREFIX.length + hash.length) === hash) return true;
     }
@@ -273,35 +276,32 @@ export class Proxy {
 
 const BRANCH_PREFIX = `${MAGIC_COOKIE}sd`;
 
-/** §16.6 step 8 / §16.3 step 4: what makes a request "the same" when it comes back. */
-function loopHash(req: SipRequest): string {
-  const h = createHash('sha1');
-  h.update(req.uri, 'latin1');
-  h.update(`\u0000${req.toTag ?? ''}\u0000${req.fromTag ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000`, 'latin1');
-  const vias = req.getAll('via');
-  // The Via of the hop before sipd (the received request's top Via, before sipd adds its own).
-  for (const v of vias) {
-    let via: Via | undefined;
-    try {
-      via = parseVia(v);
-    } catch {
-      via = undefined;
-    }
-    if (via !== undefined && via.branch?.startsWith(BRANCH_PREFIX) === true) continue;
-    h.update(v.replace(/;(received|rport)=[^;]*/g, ''), 'latin1');
-    break;
-  }
-  h.update(req.getAll('proxy-require').join(','), 'latin1');
-  return h.digest('base64url').slice(0, 10);
+/** `crypto.hash` (Node ≥ 20.12): one call instead of a Hash object; undefined on older runtimes. */
+const oneShot = (cryptoNs as { hash?: (alg: string, data: string, enc: 'base64url') => string }).hash;
+
+function sha1(s: string): string {
+  return oneShot !== undefined ? oneShot('sha1', s, 'base64url') : createHash('sha1').update(s).digest('base64url');
+}
+
+/**
+ * §16.6 step 8 / §16.3 step 4: what makes a request "the same" when it comes
+ * back. `viaIndex` is the Via of the hop before sipd: the top one of a request
+ * sipd forwards; in a request that came back, the one below sipd's own Via
+ * (whatever other hops put above it since).
+ */
+function loopHash(req: SipRequest, viaIndex: number): string {
+  let v: string;
+  const first = viaIndex === 0 ? req.headers.find((h) => h.name === 'via')?.value : undefined;
+  if (first !== undefined && first.indexOf(',') < 0) v = first;
+  else v = req.getAll('via')[viaIndex] ?? '';
+  if (v.includes('received') || v.includes('rport=')) v = v.replace(/;(received|rport)=[^;]*/g, '');
+  const pr = req.has('proxy-require') ? req.getAll('proxy-require').join(',') : '';
+  return sha1(`${req.uri}\u0000${req.toTag ?? ''}\u0000${req.fromTag ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${v}\u0000${pr}`).slice(0, 10);
 }
 
 /** A deterministic branch for a stateless forward: the same ACK retransmitted gets the same branch (§16.11). */
 function statelessBranch(req: SipRequest): string {
-  const h = createHash('sha1')
-    .update(`${req.via.branch ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${req.method}\u0000${req.uri}`, 'latin1')
-    .digest('base64url')
-    .slice(0, 16);
-  return `${MAGIC_COOKIE}sl${h}`;
+  return `${MAGIC_COOKIE}sl${sha1(`${req.via.branch ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${req.method}\u0000${req.uri}`).slice(0, 16)}`;
 }
 
 function rrValue(token: string, self: SelfAddress, proto: Proto): string {
@@ -390,7 +390,7 @@ class ProxyCall {
         for (const rr of this.#proxy.recordRoutes(this.#req, this.#stx.flow, target.dest).reverse()) out.prepend('record-route', rr);
       }
       target.edit?.(out);
-      const b: Branch = { target, request: out, tx: undefined, provisional: false, settled: false, answered: false, timerC: undefined };
+      const b: Branch = { target, request: out, tx: undefined, provisional: false, settled: false, answered: false, timerC: undefined, noResponse: undefined };
       this.#branches.push(b);
     }
     if (group.ringTimeoutMs !== undefined && group.ringTimeoutMs > 0) {
@@ -400,6 +400,14 @@ class ProxyCall {
     for (const b of this.#branches.slice()) {
       if (this.#finalSent || this.#answered) break;
       this.#send(b);
+      if (group.noResponseMs !== undefined && group.noResponseMs > 0 && !b.settled) {
+        b.noResponse = this.#o.clock.setTimer(group.noResponseMs, () => {
+          b.noResponse = undefined;
+          if (b.settled || b.provisional) return;
+          b.tx?.cancel?.(); // sent only if a provisional response ever comes (§9.1)
+          this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout (no response from the target)' }), false);
+        });
+      }
     }
   }
 
@@ -415,7 +423,7 @@ class ProxyCall {
     } catch (err) {
       this.#live--;
       this.#o.log.warn({ err: (err as Error).message, target: b.target.label }, 'cannot send a proxied request');
-      this.#settle(b, createResponse(b.request, 503, { reason: 'Service Unavailable' }), false);
+      this.#settle(b, createResponse(this.#req, 503, { reason: 'Service Unavailable' }), false);
       return;
     }
     if (this.#invite) this.#armTimerC(b);
@@ -428,13 +436,17 @@ class ProxyCall {
       if (b.settled) return;
       // §16.6 step 11 / §16.8: CANCEL after a provisional response, else act as on a 408.
       if (b.provisional) b.tx?.cancel?.();
-      this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }), false);
     });
   }
 
   #onResponse(b: Branch, res: SipResponse, received: boolean): void {
     // Our Via is on top of every response to our branch, received or made up by the layer.
     res.shift('via');
+    if (b.noResponse !== undefined) {
+      this.#o.clock.clearTimer(b.noResponse);
+      b.noResponse = undefined;
+    }
     const s = res.status;
     if (s < 200) {
       if (b.settled) return;
@@ -490,6 +502,8 @@ class ProxyCall {
     b.settled = true;
     this.#o.clock.clearTimer(b.timerC);
     b.timerC = undefined;
+    this.#o.clock.clearTimer(b.noResponse);
+    b.noResponse = undefined;
     this.#responses.push(res);
     void received;
     if (this.#sixxx) this.#cancelOthers(b, []);
@@ -503,7 +517,7 @@ class ProxyCall {
     for (const b of this.#branches) {
       if (b.settled) continue;
       b.tx?.cancel?.();
-      this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout (no answer)' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout (no answer)' }), false);
     }
   }
 
@@ -515,7 +529,7 @@ class ProxyCall {
     for (const b of this.#branches) {
       if (b.settled) continue;
       b.tx?.cancel?.();
-      if (!b.provisional) this.#settle(b, createResponse(b.request, 487, { reason: 'Request Terminated' }), false);
+      if (!b.provisional) this.#settle(b, createResponse(this.#req, 487, { reason: 'Request Terminated' }), false);
     }
   }
 
@@ -554,9 +568,6 @@ class ProxyCall {
     let res = best;
     if (this.#cancelled) res = best.status === 487 ? best : createResponse(this.#req, 487, { reason: 'Request Terminated' });
     else if (res.status === 503) res = withReason(res, 500, 'Server Internal Error (the next hop is unavailable)'); // §16.7 step 6
-    if (res.status === 408 && !this.#invite) {
-      // §16.7 step 6 note: a non-INVITE 408 is not worth sending upstream; the client has timed out too.
-    }
     this.#stx.respond(res);
     try {
       this.#hooks.onFailure?.(res, this.#cancelled, this.#lastTarget);
@@ -570,9 +581,11 @@ class ProxyCall {
     this.#live--;
     this.#o.clock.clearTimer(b.timerC);
     b.timerC = undefined;
+    this.#o.clock.clearTimer(b.noResponse);
+    b.noResponse = undefined;
     if (!b.settled) {
       // Terminated without a final response we saw (should not happen: the layer makes one up).
-      this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }), false);
     }
     this.#maybeDone();
   }

@@ -28,6 +28,13 @@ export interface TargetGroup {
    * Undefined: only Timer C limits it.
    */
   readonly ringTimeoutMs?: number | undefined;
+  /**
+   * A branch that has had no response at all (not even 100 Trying) after this
+   * many ms counts as a 408 and the call moves on (gateway failover: a dead
+   * gateway must not hold the call for Timer B's 32 s). The INVITE is still
+   * cancelled should the target wake up. Undefined: Timer B decides.
+   */
+  readonly noResponseMs?: number | undefined;
 }
 
 /** Why a group ended without an answer; `best` is the response §16.7 picked among its branches. */

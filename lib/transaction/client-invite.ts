@@ -114,6 +114,12 @@ export class ClientInviteTransaction extends Transaction<ClientInviteState> impl
     if (status < 300) {
       // RFC 6026 (INVITE client, Figure 5 as amended): 2xx → Accepted; every 2xx seen there goes to the TU.
       if (s === 'Calling' || s === 'Proceeding') {
+        if (this.env.parkAccepted !== undefined) {
+          // Compact mode: no Accepted state here; later 2xx reach the TU as stray responses.
+          this.#deliver(res, flow);
+          this.enter('Terminated');
+          return;
+        }
         this.enter('Accepted');
         this.startTimer('M', this.env.timers.M);
         this.#deliver(res, flow);

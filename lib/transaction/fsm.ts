@@ -44,6 +44,15 @@ export interface TxEnv {
    * (see `TransactionLayerOptions.compactCompleted`).
    */
   park?(key: string, response: SipResponse, dest: Destination): void;
+  /**
+   * When set (`TransactionLayerOptions.compactAccepted`): an INVITE server
+   * transaction hands its Accepted state (Timer L: absorbing INVITE
+   * retransmissions) to the layer as a compact record and terminates; an INVITE
+   * client transaction terminates on its first 2xx instead of waiting in
+   * Accepted (Timer M), so further 2xx reach the TU as stray responses, which a
+   * proxy forwards statelessly (RFC 3261 §17.1.1.2, §16.7 step 5 as before RFC 6026).
+   */
+  parkAccepted?(key: string, dest: Destination): void;
 }
 
 export abstract class Transaction<S extends string> {

@@ -42,12 +42,21 @@ export interface TransactionLayerOptions {
    * own state becomes Terminated right after its final response. Default false.
    */
   compactCompleted?: boolean;
+  /**
+   * Keep the Accepted state of INVITE transactions compact (see `TxEnv.parkAccepted`):
+   * a server transaction's Timer L becomes a record that absorbs INVITE
+   * retransmissions; a client transaction ends on its first 2xx and every later
+   * 2xx goes to `tu.onStrayResponse`. For a proxy this frees a call's state
+   * right after its answer instead of 32 s later. Default false.
+   */
+  compactAccepted?: boolean;
 }
 
 /** A non-INVITE server transaction in Completed, kept compact (see `compactCompleted`). */
 interface ParkedRecord {
   readonly key: string;
-  readonly response: SipResponse;
+  /** undefined: absorb retransmissions silently (an INVITE answered with a 2xx). */
+  readonly response: SipResponse | undefined;
   readonly dest: Destination;
   readonly deadline: number;
 }
@@ -86,6 +95,7 @@ export class TransactionLayer {
       log: this.#log,
       removed: (tx: Transaction<string>) => this.#removed(tx),
       ...(opts.compactCompleted === true ? { park: (key: string, res: SipResponse, dest: Destination) => this.#park(key, res, dest) } : {}),
+      ...(opts.compactAccepted === true ? { parkAccepted: (key: string, dest: Destination) => this.#park(key, undefined, dest) } : {}),
     });
   }
 
@@ -182,8 +192,9 @@ export class TransactionLayer {
       const key = serverKey(req) ?? legacyKey(req);
       const rec = this.#parked.get(key);
       if (rec !== undefined) {
-        // A retransmission of a request answered already: the same response again (§17.2.2 Completed).
-        this.#env.transport.send(rec.response, rec.dest);
+        // A retransmission of a request answered already: the same response again (§17.2.2 Completed),
+        // or nothing for an INVITE answered with a 2xx (RFC 6026 Accepted absorbs it).
+        if (rec.response !== undefined) this.#env.transport.send(rec.response, rec.dest);
         return;
       }
     }
@@ -270,13 +281,19 @@ export class TransactionLayer {
       : new ServerNonInviteTransaction(this.#env, key, req, flow);
   }
 
-  /** Files a Completed non-INVITE server transaction as a compact record for timer J. */
-  #park(key: string, res: SipResponse, dest: Destination): void {
+  /**
+   * Files a Completed non-INVITE server transaction (timer J), or an INVITE
+   * server transaction in Accepted (timer L, `res` undefined), as a compact
+   * record. Both timers are 64*T1, so one FIFO keeps them in deadline order.
+   */
+  #park(key: string, res: SipResponse | undefined, dest: Destination): void {
     if (this.#closed) return;
-    const bytes = Buffer.from(res.serialize());
-    // A response that serializes to exactly these bytes and holds nothing else of the message.
-    const frozen = new SipResponse(res.status, res.reason, [], Buffer.alloc(0));
-    frozen.setSource(bytes);
+    let frozen: SipResponse | undefined;
+    if (res !== undefined) {
+      // A response that serializes to exactly these bytes and holds nothing else of the message.
+      frozen = new SipResponse(res.status, res.reason, [], Buffer.alloc(0));
+      frozen.setSource(Buffer.from(res.serialize()));
+    }
     const rec: ParkedRecord = {
       key: Buffer.from(key, 'latin1').toString('latin1'), // a flat copy: the key must not keep the packet text alive
       response: frozen,

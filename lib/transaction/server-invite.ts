@@ -45,6 +45,11 @@ export class ServerInviteTransaction extends ServerTransactionBase<ServerInviteS
             this.sendResponse(res);
           } else if (res.status < 300) {
             this.sendResponse(res);
+            if (this.env.parkAccepted !== undefined) {
+              this.env.parkAccepted(this.key, this.dest);
+              this.enter('Terminated');
+              return;
+            }
             this.enter('Accepted');
             this.startTimer('L', this.env.timers.L);
           } else {

@@ -6,7 +6,8 @@ import { TransactionLayer } from '../../../lib/transaction/layer.js';
 import { createResponse } from '../../../lib/sip/build.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { MemoryTransport, testFlow } from '../../helpers/memory-transport.js';
-import { RecordingTu, request } from './support.js';
+import type { SipResponse } from '../../../lib/sip/message.js';
+import { RecordingHandler, RecordingTu, UDP_DEST, ackFor2xx, request, response } from './support.js';
 
 function setup() {
   const clock = new FakeClock();
@@ -60,4 +61,49 @@ t.test('a burst of 1,000 parked records expires with one timer', async (t) => {
   t.same(layer.size, { client: 0, server: 0 });
   t.equal(clock.pending(), 0);
   layer.close();
+});
+
+// compactAccepted: INVITE transactions keep no Accepted state of their own.
+t.test('compactAccepted: a 2xx ends the INVITE server transaction; a record absorbs INVITE retransmissions for timer L', async (t) => {
+  const clock = new FakeClock();
+  const transport = new MemoryTransport();
+  const tu = new RecordingTu();
+  tu.onReq = (req, stx) => {
+    if (req.method === 'INVITE') stx?.respond(createResponse(req, 200, { toTag: 'callee' }));
+  };
+  const layer = new TransactionLayer({ transport, clock, tu, compactAccepted: true });
+  const invite = request({ method: 'INVITE', proto: 'udp' });
+  layer.receive(invite, testFlow('udp'));
+  t.equal(tu.requests[0]!.stx!.state, 'Terminated', 'no live Accepted state');
+  t.same(layer.size, { client: 0, server: 1 }, 'a compact record stands in for it');
+  const sent = transport.sent.length;
+  clock.advance(1000);
+  layer.receive(invite, testFlow('udp'));
+  t.equal(tu.requests.length, 1, 'the retransmitted INVITE does not start a second call');
+  t.equal(transport.sent.length, sent, 'and gets no answer from the layer (the TU retransmits the 2xx)');
+  const ack = ackFor2xx(invite, transport.sent.find((s) => !s.msg.isRequest && s.msg.status === 200)!.msg as SipResponse);
+  layer.receive(ack, testFlow('udp'));
+  t.equal(tu.requests.at(-1)!.req.method, 'ACK', 'the ACK for the 2xx goes to the TU');
+  t.equal(tu.requests.at(-1)!.stx, undefined);
+  clock.advance(64 * 500);
+  t.same(layer.size, { client: 0, server: 0 }, 'gone after timer L (64*T1)');
+  t.equal(clock.pending(), 0, 'no timer left');
+});
+
+t.test('compactAccepted: an INVITE client transaction ends on its first 2xx; later 2xx are stray responses for the TU', async (t) => {
+  const clock = new FakeClock();
+  const transport = new MemoryTransport();
+  const tu = new RecordingTu();
+  const layer = new TransactionLayer({ transport, clock, tu, compactAccepted: true });
+  const invite = request({ method: 'INVITE', proto: 'udp' });
+  const h = new RecordingHandler(clock);
+  const ctx = layer.sendRequest(invite, UDP_DEST, h);
+  const ok = response(invite, 200, 'callee');
+  layer.receive(ok, testFlow('udp'));
+  t.same(h.events, ['resp:200', 'terminated'], 'the 2xx is delivered, then the transaction ends');
+  t.equal(ctx.state, 'Terminated');
+  t.same(layer.size, { client: 0, server: 0 });
+  layer.receive(response(invite, 200, 'callee'), testFlow('udp'));
+  t.equal(tu.strays.length, 1, 'a retransmitted 2xx reaches the TU as a stray response (the proxy forwards it statelessly)');
+  t.equal(clock.pending(), 0, 'no timer M');
 });
