@@ -491,9 +491,11 @@ class ProxyCall {
       this.#cancelOthers(b, REASON_ELSEWHERE);
     }
     // §16.7 step 5: every 2xx goes upstream, retransmissions and other forks' answers included.
+    // A non-INVITE (BYE, MESSAGE, ...) is answered through its transaction, from Trying too; once
+    // Completed it has its final response, and only the INVITE's later 2xx go on statelessly.
     const st = this.#stx.state;
-    if (st === 'Proceeding' || st === 'Accepted') this.#stx.respond(res);
-    else this.#o.transport.send(res, this.#stx.dest);
+    if (st === 'Proceeding' || st === 'Accepted' || st === 'Trying') this.#stx.respond(res);
+    else if (this.#invite) this.#o.transport.send(res, this.#stx.dest);
   }
 
   /** A branch is over for this call (final response, Timer C, ring timeout or CANCEL). */
