@@ -57,7 +57,11 @@ t.test('a call load across ten sipd -r reloads: 0 failed calls', { skip }, async
   for (let i = 1; i <= 10; i++) {
     await sleep(300);
     // A real change each time: a client comes and goes, so every reload swaps the configuration.
-    fs.writeFileSync(file, i % 2 === 1 ? `${CONF}\n[extra${i}]\naccountcode=OFFICE\nsecret=pw-extra\nexten=#2${String(i).padStart(2, '0')}\n` : CONF);
+    // Written as editors and deployment tools do, to a temporary file renamed over sip.conf: sipd
+    // also watches the file, and a watcher reload between the truncation and the write of an
+    // in-place rewrite would load an empty sip.conf (and drop every registration with it).
+    fs.writeFileSync(`${file}.tmp`, i % 2 === 1 ? `${CONF}\n[extra${i}]\naccountcode=OFFICE\nsecret=pw-extra\nexten=#2${String(i).padStart(2, '0')}\n` : CONF);
+    fs.renameSync(`${file}.tmp`, file);
     const r = await runSipd(['-r', '-s', env.dir]);
     t.equal(r.code, 0, `reload ${i}: ${r.stdout}${r.stderr}`);
     reloads.push(r.stdout);
