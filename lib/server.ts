@@ -193,6 +193,7 @@ export class SipdServer {
       cdr,
       serverName: `sipd/${VERSION}`,
       selfHost: (family) => this.#self[family],
+      connectionOpen: (id) => this.#transport.connectionOpen(id),
     });
     this.#proxy = proxy;
     this.#cdr = cdr;
@@ -280,6 +281,11 @@ export class SipdServer {
       this.#log.error(`sip.conf not reloaded (${trigger}): ${errors.length} error${errors.length === 1 ? '' : 's'}; the running configuration stays`);
       for (const e of errors) this.#log.error(e);
       return this.#status({ trigger, ok: false, errors, warnings: err.warnings.map((w) => w.toString()) });
+    }
+    if (onlyIfChanged && loaded.text.trim() === '' && this.#configText.trim() !== '') {
+      // An editor truncates before it writes, or a stray `> sip.conf`: never drop every client on that.
+      this.#log.warn(`sip.conf is empty on disk (${trigger}); the running configuration stays (run sipd -r to apply an empty file)`);
+      return this.#status({ trigger, ok: false, errors: ['sip.conf is empty; the running configuration stays'] }, false);
     }
     if (onlyIfChanged && loaded.text === this.#configText) {
       this.#log.debug(`sip.conf unchanged (${trigger})`);

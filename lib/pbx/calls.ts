@@ -14,12 +14,12 @@ import { RateLimitedLog } from '../util/log.js';
 import { createResponse, statelessTag } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { formatNameAddr, parseNameAddr } from '../sip/name-addr.js';
-import { unescapeUser } from '../sip/uri.js';
-import { formatAddress, type Flow } from '../transport/types.js';
+import { parseUri, unescapeUser } from '../sip/uri.js';
+import { formatAddress, type Destination, type Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/types.js';
 import type { Authenticator } from '../registrar/register.js';
-import type { LocationService } from '../registrar/location.js';
-import type { Proxy } from '../proxy/proxy.js';
+import type { Binding, LocationService } from '../registrar/location.js';
+import { uriDestination, type Proxy } from '../proxy/proxy.js';
 import type { CallHooks, Target, TargetGroup } from '../proxy/types.js';
 import type { Client, Config } from '../config/types.js';
 import { peerByAddress, routeCall, type Caller, type GatewayAttempt } from './numbers.js';
@@ -39,6 +39,8 @@ export interface CallRouterOptions {
   serverName: string;
   /** Host for the From/P-Asserted-Identity URIs sipd writes towards gateways. */
   selfHost(family: 4 | 6): string;
+  /** True while a TCP connection is open (a TCP phone is reached over the connection it registered on). */
+  connectionOpen(id: number): boolean;
 }
 
 export class CallRouter {
@@ -184,12 +186,28 @@ export class CallRouter {
     if (client.secret === undefined) return atHost(); // a static client: always at its host
     const bindings = this.#o.location.lookup(client.name);
     if (bindings.length === 0) return atHost(); // host= and secret=: registered contacts first, else the host
-    const targets: Target[] = bindings.map((b) => ({
-      uri: b.contactUri,
-      dest: { proto: b.source.proto, address: b.source.address, port: b.source.port, connId: b.connId },
-      label: client.name,
-    }));
+    const targets: Target[] = bindings.map((b) => ({ uri: b.contactUri, dest: this.#bindingDest(b), label: client.name }));
     return { targets };
+  }
+
+  /**
+   * Where a registered phone is reached: the flow its REGISTER came on (NAT).
+   * Over TCP that is the connection while it is open; once it is gone, the
+   * Contact's own address (a phone on the LAN listens there; its source port
+   * was an ephemeral one).
+   */
+  #bindingDest(b: Binding): Destination {
+    const s = b.source;
+    if (s.proto === 'tcp' && (b.connId === undefined || !this.#o.connectionOpen(b.connId))) {
+      try {
+        const d = uriDestination(parseUri(b.contactUri));
+        if (d !== undefined) return { proto: 'tcp', address: d.address, port: d.port };
+      } catch {
+        // an unreadable Contact: try the source address
+      }
+      return { proto: 'tcp', address: s.address, port: s.port };
+    }
+    return { proto: s.proto, address: s.address, port: s.port, connId: b.connId };
   }
 
   #gatewayGroup(a: GatewayAttempt, callerId: string | undefined, req: SipRequest): TargetGroup {

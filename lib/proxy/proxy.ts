@@ -452,7 +452,7 @@ class ProxyCall {
       if (b.settled) return;
       b.provisional = true;
       if (this.#invite && s > 100) this.#armTimerC(b);
-      if (s > 100 && !this.#finalSent && this.#stx.state === 'Proceeding') this.#stx.respond(res);
+      if (s > 100 && !this.#finalSent && (this.#stx.state === 'Proceeding' || this.#stx.state === 'Trying')) this.#stx.respond(res);
       return;
     }
     if (s < 300) {

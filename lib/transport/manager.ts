@@ -323,6 +323,12 @@ export class TransportManager implements Transport {
     });
   }
 
+  /** True while TCP connection `id` is open. */
+  connectionOpen(id: number): boolean {
+    const c = this.#conns.get(id);
+    return c !== undefined && !c.socket.destroyed;
+  }
+
   #sendTcp(data: Buffer, dest: Destination, fail: (err: Error) => void): void {
     let conn = dest.connId !== undefined ? this.#conns.get(dest.connId) : undefined;
     if (conn === undefined || conn.socket.destroyed) {

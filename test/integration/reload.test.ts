@@ -86,6 +86,18 @@ t.test('a rewrite on disk (save by rename) reloads once; a burst of writes gives
   t.equal(count(p.stdout(), /sip\.conf reloaded \(file changed\)/), 2, 'one reload for the rename, one for the burst');
 });
 
+t.test('a sip.conf emptied on disk (an editor truncating, `> sip.conf`) is not applied by the watcher', async (t) => {
+  const dir = workDir();
+  const p = await startSipd(['-b', '127.0.0.1:0', '-s', dir]);
+  t.teardown(() => p.stop());
+  const conf = path.join(dir, 'sip.conf');
+  fs.writeFileSync(conf, '');
+  t.match(await until(p, /sip\.conf is empty on disk[^\n]*/), /the running configuration stays/);
+  t.notMatch(p.stdout(), /sip\.conf reloaded \(file changed\)/, 'nothing reloaded');
+  fs.writeFileSync(conf, EXAMPLE + EXTRA);
+  t.match(await until(p, /sip\.conf reloaded \(file changed\): [^\n]*/), /clients added: newguy/, 'the next real save applies, against the config that stayed');
+});
+
 t.test('sipd -r without a running server says so and exits 1; a stale pid file is detected', async (t) => {
   const dir = workDir();
   const none = await runSipd(['-r', '-s', dir]);
