@@ -4,6 +4,7 @@
  * commander. `bin/sipd` only calls {@link main}.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger, type Logger } from './util/log.js';
 import { prettyLogStream } from './util/pretty-log.js';
@@ -14,7 +15,9 @@ import { ConfigLoadError, formatSummary, readConfigFile, type NumberingOptions }
 import { readPidFile } from './pidfile.js';
 import { readReloadStatus } from './reload-status.js';
 import { VERSION } from './version.js';
-import type { StoredCdr } from './store/types.js';
+import type { StoredCdr, StoredForward } from './store/types.js';
+import type { Client, Config } from './config/types.js';
+import { ForwardState } from './pbx/features.js';
 
 /** The original's single-dash flags (Go's flag package) → commander's long options. */
 const GO_FLAGS: Readonly<Record<string, string>> = Object.freeze({
@@ -64,6 +67,7 @@ interface Opts {
   logJson?: boolean;
   check?: boolean | string;
   registrations?: boolean;
+  forwards?: boolean;
   cdr?: boolean;
   since?: string;
   csv?: boolean;
@@ -90,6 +94,7 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('-v, --version', 'print name, version and host name'))
     .addOption(new Option('--check [file]', 'validate sip.conf (or FILE) offline and print how sipd understood it'))
     .addOption(new Option('--registrations', 'list the current registrations (works while the server runs)'))
+    .addOption(new Option('--forwards', 'list the call forwards in force, set by feature codes (*72, *71, *73) or in sip.conf (works while the server runs)'))
     .addOption(new Option('--cdr', 'list the call detail records (works while the server runs)'))
     .addOption(new Option('--since <date>', 'with --cdr: calls started at or after DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time), or ISO 8601 with a zone'))
     .addOption(new Option('--csv', 'with --cdr: RFC 4180 CSV with a header and every column, times in UTC'))
@@ -106,6 +111,7 @@ Examples:
   sipd -b 0.0.0.0:5060 -s /etc/sipd     serve the office described in /etc/sipd/sip.conf
   sipd -r -s /etc/sipd                   tell the running server to reload sip.conf
   sipd -b [::1]:5060 -d                  IPv6 loopback, printing every SIP message
+  sipd --forwards -s /etc/sipd           who forwards calls where, and who set it
   sipd --cdr --since 2024-05-01 -s /etc/sipd   the calls since May 1st (local time)
   sipd --cdr --csv -s /etc/sipd > calls.csv    every call record, for a spreadsheet
 `);
@@ -145,6 +151,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   }
   if (opts.reload) return reload(workDir, numbering, io);
   if (opts.registrations) return registrations(workDir, numbering, io);
+  if (opts.forwards) return forwards(workDir, numbering, io);
   if (opts.cdr) {
     let since: number | undefined;
     if (opts.since !== undefined) {
@@ -173,26 +180,134 @@ function registrations(workDir: string, numbering: NumberingOptions, io: CliIo):
     return fail(io, err instanceof Error ? err.message : String(err));
   }
   let numbers = (_name: string) => '';
+  let cfg: Config | undefined;
   try {
-    const cfg = readConfigFile(path.join(workDir, CONFIG_FILE), numbering).config;
+    cfg = readConfigFile(path.join(workDir, CONFIG_FILE), numbering).config;
+    const c0 = cfg;
     numbers = (name) => {
-      const c = cfg.clients.get(name);
+      const c = c0.clients.get(name);
       if (c === undefined) return '(not in sip.conf)';
-      return [c.longNumber, ...c.shortNumbers].filter((x) => x !== undefined).join(', ');
+      return clientNumbers(c);
     };
   } catch {
     // Without a valid sip.conf the table still lists the bindings.
   }
   const now = Date.now();
-  const rows = reader.listBindings(now);
-  reader.close();
+  let rows;
+  let inForce = 0;
+  try {
+    rows = reader.listBindings(now);
+    if (cfg !== undefined) inForce = countInForce(forwardRows(cfg, reader.listForwards()));
+  } finally {
+    reader.close();
+  }
   const table: string[][] = [['CLIENT', 'NUMBERS', 'CONTACT', 'SOURCE', 'TRANSPORT', 'USER AGENT', 'EXPIRES IN']];
   for (const b of rows) {
     const src = b.source.address.includes(':') ? `[${b.source.address}]:${b.source.port}` : `${b.source.address}:${b.source.port}`;
     table.push([b.aor, numbers(b.aor), b.contactUri, src, b.source.proto.toUpperCase(), b.userAgent ?? '', `${Math.max(0, Math.round((b.expiresAt - now) / 1000))} s`]);
   }
   io.stdout.write(alignRows(table));
+  if (inForce > 0) io.stdout.write(`${inForce} forward${inForce === 1 ? '' : 's'} in force: see sipd --forwards\n`);
   io.stdout.write(`${rows.length} registration${rows.length === 1 ? '' : 's'}\n`);
+  return 0;
+}
+
+function clientNumbers(c: Client): string {
+  return [c.longNumber, ...c.shortNumbers].filter((x) => x !== undefined).join(', ');
+}
+
+const NOT_IN_CONF = '(not in sip.conf)';
+
+/** Rows of {@link forwardRows} with a forward that applies to a client of sip.conf. */
+function countInForce(rows: readonly string[][]): number {
+  return rows.filter((r) => r[2] !== 'none' && r[1] !== NOT_IN_CONF).length;
+}
+
+const KIND_TEXT = { always: 'always', unavailable: 'when unavailable' } as const;
+const KIND_CODE = { always: '*72', unavailable: '*71' } as const;
+
+/**
+ * The rows of `sipd --forwards` (CLIENT, NUMBERS, FORWARD, TO, SET BY), by
+ * client name: every client with a forward in force, or whose sip.conf
+ * forward a feature code cancelled (FORWARD `none`), and run-time forwards of
+ * names no longer in sip.conf (`cfg` undefined: sip.conf could not be read).
+ * The rule of what is in force is lib/pbx/features.ts ForwardState.
+ */
+export function forwardRows(cfg: Config | undefined, stored: readonly StoredForward[]): string[][] {
+  const state = ForwardState.fromRows(stored);
+  const out: string[][] = [];
+  const names = new Set<string>(state.clients());
+  if (cfg !== undefined) for (const c of cfg.clients.values()) if (c.kind === 'client') names.add(c.name);
+  const confText = (c: Client | undefined): string | undefined => {
+    const f = c?.exten?.forward;
+    if (f === undefined) return undefined;
+    return `sip.conf:${c!.keyLines.exten ?? c!.line} ${f.mode === 'always' ? '=' : '~'}${f.number}`;
+  };
+  for (const name of [...names].sort()) {
+    const client = cfg?.clients.get(name);
+    const rt = state.runtime(name);
+    const latest = Math.max(rt?.always?.updatedAt ?? -Infinity, rt?.unavailable?.updatedAt ?? -Infinity);
+    if (client === undefined || client.kind !== 'client') {
+      if (rt === undefined) continue;
+      const f = rt.always?.target ? rt.always : rt.unavailable?.target ? rt.unavailable : undefined;
+      const where = cfg === undefined ? '' : NOT_IN_CONF;
+      if (f === undefined) out.push([name, where, 'none', '-', `*73 at ${localIso(latest)}`]);
+      else out.push([name, where, KIND_TEXT[f.kind], f.target, `${KIND_CODE[f.kind]} at ${localIso(f.updatedAt)}`]);
+      continue;
+    }
+    const eff = state.effective(client);
+    const conf = confText(client);
+    if (eff === undefined) {
+      if (rt === undefined) continue;
+      out.push([name, clientNumbers(client), 'none', '-', `*73 at ${localIso(latest)}${conf !== undefined ? ` (hides ${conf})` : ''}`]);
+    } else if (eff.source === 'sip.conf') {
+      out.push([name, clientNumbers(client), KIND_TEXT[eff.kind], eff.target, `sip.conf:${eff.line ?? client.line}`]);
+    } else {
+      out.push([name, clientNumbers(client), KIND_TEXT[eff.kind], eff.target, `${KIND_CODE[eff.kind]} at ${localIso(eff.updatedAt!)}${conf !== undefined ? ` (hides ${conf})` : ''}`]);
+    }
+  }
+  return out.map((r) => r.map(printable));
+}
+
+/**
+ * `sipd --forwards`: the run-time forwards from sipd.sqlite3 (read-only, safe
+ * while the server runs; written at once by the server, never behind) merged
+ * with sip.conf's. Without a database only sip.conf's are listed; without a
+ * readable sip.conf only the run-time ones (and a note on stderr).
+ */
+function forwards(workDir: string, numbering: NumberingOptions, io: CliIo): number {
+  const dbFile = path.join(workDir, DB_FILE);
+  let stored: StoredForward[] = [];
+  if (existsSync(dbFile)) {
+    try {
+      const reader = openReadOnly(dbFile);
+      try {
+        stored = reader.listForwards();
+      } finally {
+        reader.close();
+      }
+    } catch (err) {
+      return fail(io, err instanceof Error ? err.message : String(err));
+    }
+  }
+  let cfg: Config | undefined;
+  const confFile = path.join(workDir, CONFIG_FILE);
+  try {
+    cfg = readConfigFile(confFile, numbering).config;
+  } catch (err) {
+    if (!(err instanceof ConfigLoadError)) throw err;
+    const n = err.diagnostics.length;
+    const first = err.diagnostics[0]?.toString() ?? `${shown(confFile)}: invalid`;
+    io.stderr.write(`${first}${n > 1 ? ` (and ${n - 1} more: sipd --check)` : ''}\nsipd: listing only the forwards set by feature codes\n`);
+  }
+  const rows = forwardRows(cfg, stored);
+  if (rows.length === 0) {
+    io.stdout.write('no forwards\n');
+    return 0;
+  }
+  io.stdout.write(alignRows([['CLIENT', 'NUMBERS', 'FORWARD', 'TO', 'SET BY'], ...rows]));
+  const n = countInForce(rows);
+  io.stdout.write(`${n} forward${n === 1 ? '' : 's'} in force\n`);
   return 0;
 }
 

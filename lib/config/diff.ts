@@ -46,7 +46,7 @@ function generalFields(g: General): [string, unknown][] {
     ['defaultexpires', g.defaultExpires],
     ['digestalgorithms', g.digestAlgorithms.join(',')],
     ['noncelifetime', g.nonceLifetime],
-    ['ringtimeout', g.ringTimeout],
+    ['noanswer', g.noAnswer],
   ];
 }
 

@@ -80,6 +80,8 @@ export const GENERAL_KEYS = [
   'defaultexpires',
   'digestalgorithms',
   'noncelifetime',
+  'noanswer',
+  // The former name of noanswer, still accepted (both in one file: an error).
   'ringtimeout',
 ] as const;
 
@@ -93,7 +95,10 @@ export const GENERAL_DEFAULTS = Object.freeze({
   defaultExpires: 3600,
   digestAlgorithms: Object.freeze(['MD5', 'SHA-256'] as DigestAlgorithm[]),
   nonceLifetime: 300,
-  ringTimeout: 30,
+  /** `noanswer` (DESIGN §4, issue 6: 20 s before ~F or the next hunt member). */
+  noAnswer: 20,
+  /** @deprecated Same as noAnswer. */
+  ringTimeout: 20,
 });
 
 const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = ['MD5', 'SHA-256', 'SHA-512-256'];
@@ -405,7 +410,18 @@ function validateGeneral(sec: RawSection | undefined, opts: NumberingOptions, si
   }
 
   const nonceLifetime = num('noncelifetime', 10, 86400, d.nonceLifetime);
-  const ringTimeout = num('ringtimeout', 0, 3600, d.ringTimeout);
+  // noanswer, or its former name ringtimeout; not both (which one would win is not obvious).
+  const naE = get('noanswer');
+  const rtE = get('ringtimeout');
+  if (naE && rtE) {
+    const [first, second] = naE.line < rtE.line ? [naE, rtE] : [rtE, naE];
+    err(
+      second,
+      `${second.written} (line ${second.line}) and ${first.written} (line ${first.line}) are the same setting (ringtimeout is the former name of noanswer); keep only noanswer`,
+      'SIPD_ERR_CONFIG_DUPLICATE_KEY',
+    );
+  }
+  const noAnswer = num(naE || !rtE ? 'noanswer' : 'ringtimeout', 0, 3600, d.noAnswer);
 
   // With bad -c/-cc (already reported) the presets are built from the defaults
   // so the rest of the file is still checked; no Config is returned anyway.
@@ -427,7 +443,8 @@ function validateGeneral(sec: RawSection | undefined, opts: NumberingOptions, si
     defaultExpires,
     digestAlgorithms,
     nonceLifetime,
-    ringTimeout,
+    noAnswer,
+    ringTimeout: noAnswer,
     keyLines: keyLines(sec),
   };
 }

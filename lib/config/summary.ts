@@ -79,7 +79,8 @@ function generalBlock(g: General, out: string[]): void {
   );
   row('digest algorithms', `${g.digestAlgorithms.join(', ')}${mark('digestalgorithms')}`);
   row('nonce lifetime', `${g.nonceLifetime} s${mark('noncelifetime')}`);
-  row('ring timeout', `${g.ringTimeout === 0 ? 'none' : `${g.ringTimeout} s`}${mark('ringtimeout')}`);
+  const naKey = g.keyLines.noanswer === undefined && g.keyLines.ringtimeout !== undefined ? 'ringtimeout' : 'noanswer';
+  row('no answer after', `${g.noAnswer === 0 ? 'never' : `${g.noAnswer} s`}${mark(naKey)}${naKey === 'ringtimeout' ? ' (ringtimeout)' : ''}`);
 }
 
 export function formatSummary(cfg: Config): string {

@@ -46,7 +46,13 @@ export interface General {
   readonly digestAlgorithms: readonly DigestAlgorithm[];
   /** Seconds a nonce stays valid (then `stale=true`); default 300. */
   readonly nonceLifetime: number;
-  /** Seconds a call may ring before it counts as not answered (`~F`, hunting); 0 = never; default 30. */
+  /**
+   * `[general] noanswer` (alias `ringtimeout`): seconds a call may ring at a
+   * client before it counts as not answered (`~F`, each hunt step); 0 = never;
+   * default 20.
+   */
+  readonly noAnswer: number;
+  /** @deprecated The same value as {@link noAnswer} (the key's former name). */
   readonly ringTimeout: number;
   /** Line of every key present in [general], by lower-case key. */
   readonly keyLines: Readonly<Record<string, number>>;

@@ -72,6 +72,23 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX cdr_started_at ON cdr (started_at);
     `,
   }),
+  Object.freeze({
+    version: 3,
+    name: 'call forwards set by feature codes',
+    // Run-time forwards (types.ts StoredForward): one row per client and kind,
+    // written at once (never batched) by *72/*71/*73. An empty `target` is an
+    // explicit "no forward of this kind" that hides the sip.conf forward
+    // (lib/pbx/features.ts). `updated_at` is epoch ms.
+    sql: `
+      CREATE TABLE forwards (
+        client     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL CHECK (kind IN ('always', 'unavailable')),
+        target     TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (client, kind)
+      ) WITHOUT ROWID;
+    `,
+  }),
 ]);
 
 /** The schema version this build writes. */

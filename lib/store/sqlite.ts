@@ -22,8 +22,14 @@
  * is capped (`maxQueuedCdrs`): while the disk refuses writes, records beyond
  * the cap are dropped and counted rather than growing memory without bound.
  *
+ * Forwards set by feature codes (`FeatureStore`) are the exception: they are
+ * rare and a user who heard "forward set" expects it to hold after a crash,
+ * so `setForward`/`clearForward` write at once, one autocommit statement each,
+ * on the caller's stack (a few ms at most, a handful of times a day). Under
+ * WAL a committed statement survives `kill -9` like a batch does.
+ *
  * WAL also lets another process read while the server writes: `openReadOnly`
- * is what `sipd --registrations` and `sipd --cdr` use.
+ * is what `sipd --registrations`, `sipd --cdr` and `sipd --forwards` use.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -32,7 +38,18 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../util/log.js';
 import { StoreError } from './errors.js';
 import { META_TABLE_SQL, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
-import type { CdrRecord, CdrStore, LocationStore, MetaStore, StoreReader, StoredBinding, StoredCdr } from './types.js';
+import type {
+  CdrRecord,
+  CdrStore,
+  FeatureStore,
+  ForwardKind,
+  LocationStore,
+  MetaStore,
+  StoreReader,
+  StoredBinding,
+  StoredCdr,
+  StoredForward,
+} from './types.js';
 
 export interface OpenStoreOptions {
   /** Drives the flush timer. */
@@ -64,7 +81,7 @@ export interface StoreStats {
   readonly failedFlushes: number;
 }
 
-export interface SqliteStore extends LocationStore, MetaStore, CdrStore {
+export interface SqliteStore extends LocationStore, MetaStore, CdrStore, FeatureStore {
   readonly file: string;
   readonly stats: StoreStats;
 }
@@ -99,6 +116,29 @@ interface BindingRow {
 
 const CDR_COLUMNS =
   'call_id, caller, caller_number, accountcode, dialled, destination, status, reason, started_at, answered_at, ended_at, source_address, destination_address, from_tag, to_tag';
+
+interface ForwardRow {
+  client: string;
+  kind: string;
+  target: string;
+  updated_at: number;
+}
+
+const SELECT_FORWARDS = "SELECT client, kind, target, updated_at FROM forwards ORDER BY client, CASE kind WHEN 'always' THEN 0 ELSE 1 END";
+
+function forwardFromRow(r: ForwardRow): StoredForward | undefined {
+  if (r.kind !== 'always' && r.kind !== 'unavailable') return undefined;
+  return { client: r.client, kind: r.kind, target: r.target, updatedAt: r.updated_at };
+}
+
+function forwardRows(rows: ForwardRow[]): StoredForward[] {
+  const out: StoredForward[] = [];
+  for (const r of rows) {
+    const f = forwardFromRow(r);
+    if (f !== undefined) out.push(f);
+  }
+  return out;
+}
 
 interface CdrRow {
   id: number;
@@ -142,9 +182,10 @@ export function openStore(file: string, opts: OpenStoreOptions): SqliteStore {
 
 /**
  * Opens `file` read-only (it must exist and have been created by sipd), for
- * `sipd --registrations` and `sipd --cdr` while the server runs. Never writes,
- * never migrates, never deletes expired rows; a database from before CDRs
- * (schema version 1) opens too and lists no CDRs. Throws {@link StoreError}
+ * `sipd --registrations`, `sipd --cdr` and `sipd --forwards` while the server
+ * runs. Never writes, never migrates, never deletes expired rows; a database
+ * from before CDRs (schema version 1) or forwards (2) opens too and lists
+ * none of them. Throws {@link StoreError}
  * naming `file` on failure.
  */
 export function openReadOnly(file: string): StoreReader {
@@ -169,6 +210,7 @@ export function openReadOnly(file: string): StoreReader {
   // Prepared on first use: the table is missing in a database from before v2
   // (an old server still running it), which simply has no CDRs yet.
   let selectCdrs: Database.Statement<[number, number], CdrRow> | undefined;
+  let selectForwards: Database.Statement<[], ForwardRow> | undefined;
   const readError = (err: unknown) => new StoreError('SIPD_ERR_STORE_OPEN', file, `cannot read ${file}: ${describe(err)}`, err);
   return {
     listBindings(now: number): StoredBinding[] {
@@ -191,6 +233,18 @@ export function openReadOnly(file: string): StoreReader {
         }
         // -Infinity binds as a REAL below every integer; LIMIT -1 is "no limit".
         return selectCdrs.all(since ?? -Infinity, limit ?? -1).map(cdrFromRow);
+      } catch (err) {
+        throw readError(err);
+      }
+    },
+    listForwards(): StoredForward[] {
+      try {
+        if (selectForwards === undefined) {
+          // A database from before v3 (an old server still running it) has no forwards yet.
+          if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'forwards'").get() === undefined) return [];
+          selectForwards = db.prepare<[], ForwardRow>(SELECT_FORWARDS);
+        }
+        return forwardRows(selectForwards.all());
       } catch (err) {
         throw readError(err);
       }
@@ -406,6 +460,10 @@ class SqliteStoreImpl implements SqliteStore {
     getMeta: Database.Statement<[string], { value: unknown }>;
     setMeta: Database.Statement<[string, unknown]>;
     insertCdr: Database.Statement<unknown[]>;
+    selectForwards: Database.Statement<[], ForwardRow>;
+    setForward: Database.Statement<[string, string, string, number]>;
+    clearForward: Database.Statement<[string]>;
+    clearForwardKind: Database.Statement<[string, string]>;
   };
   readonly #writeBatch: () => number;
 
@@ -427,6 +485,10 @@ class SqliteStoreImpl implements SqliteStore {
       getMeta: db.prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare<[string, unknown]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       insertCdr: db.prepare<unknown[]>(`INSERT INTO cdr (${CDR_COLUMNS}) VALUES (${CDR_COLUMNS.split(',').map(() => '?').join(', ')})`),
+      selectForwards: db.prepare<[], ForwardRow>(SELECT_FORWARDS),
+      setForward: db.prepare<[string, string, string, number]>('INSERT OR REPLACE INTO forwards (client, kind, target, updated_at) VALUES (?, ?, ?, ?)'),
+      clearForward: db.prepare<[string]>('DELETE FROM forwards WHERE client = ?'),
+      clearForwardKind: db.prepare<[string, string]>('DELETE FROM forwards WHERE client = ? AND kind = ?'),
     };
     this.#writeBatch = db.transaction((): number => {
       let rows = 0;
@@ -545,6 +607,33 @@ class SqliteStoreImpl implements SqliteStore {
       throw new StoreError('SIPD_ERR_STORE_WRITE', this.file, `cannot write to ${this.file}: ${describe(err)}`, err);
     }
     return Buffer.from(secret);
+  }
+
+  loadForwards(): StoredForward[] {
+    this.#assertOpen();
+    return forwardRows(this.#stmt.selectForwards.all());
+  }
+
+  setForward(f: StoredForward): void {
+    this.#assertOpen();
+    if (f.kind !== 'always' && f.kind !== 'unavailable') throw new RangeError(`forward kind must be 'always' or 'unavailable', got ${String(f.kind)}`);
+    if (typeof f.updatedAt !== 'number' || !Number.isFinite(f.updatedAt)) throw new RangeError(`forward updatedAt must be a finite number of ms, got ${String(f.updatedAt)}`);
+    // One autocommit statement, not the batch queue: committed (and safe from kill -9) when this returns.
+    this.#writeNow(() => this.#stmt.setForward.run(String(f.client), f.kind, String(f.target), Math.round(f.updatedAt)));
+  }
+
+  clearForward(client: string, kind?: ForwardKind): void {
+    this.#assertOpen();
+    if (kind === undefined) this.#writeNow(() => this.#stmt.clearForward.run(client));
+    else this.#writeNow(() => this.#stmt.clearForwardKind.run(client, kind));
+  }
+
+  #writeNow(write: () => unknown): void {
+    try {
+      write();
+    } catch (err) {
+      throw new StoreError('SIPD_ERR_STORE_WRITE', this.file, `cannot write to ${this.file}: ${describe(err)}`, err);
+    }
   }
 
   #enqueue(aor: string, uri: string, op: Pending): void {

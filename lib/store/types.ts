@@ -87,18 +87,41 @@ export interface StoredForward {
   /** Client name (section name). */
   client: string;
   kind: ForwardKind;
-  /** The number or name calls are forwarded to. */
+  /**
+   * The number calls are forwarded to, as the user dialled it after `*72`/`*71`
+   * (`84991234567`, `102`, `+441234567890`). The empty string is an explicit
+   * "no forward of this kind": it hides a sip.conf forward of the same kind
+   * (what `*73` writes; see lib/pbx/features.ts).
+   */
   target: string;
   /** Wall-clock ms of the change. */
   updatedAt: number;
 }
 
-/** Run-time feature-code state (DESIGN §4): survives restarts and reloads. Not implemented yet. */
+/**
+ * Run-time feature-code state (DESIGN §4): survives restarts, reloads and
+ * `kill -9`. Changes are rare and are written at once, each in its own
+ * transaction (not through the batch queue of the location writes): when a
+ * method returns, the change is committed. A write that fails throws
+ * `StoreError` (`SIPD_ERR_STORE_WRITE`) and changes nothing.
+ */
 export interface FeatureStore {
+  /** Every stored forward, ordered by client, then kind (`always` first). */
   loadForwards(): StoredForward[];
+  /** Inserts or replaces the row keyed by `(f.client, f.kind)`. */
   setForward(f: StoredForward): void;
-  /** Clears one kind, or every forward of `client` when `kind` is omitted (`*73`). */
+  /**
+   * Deletes one kind, or every row of `client` when `kind` is omitted. Deleting
+   * is not `*73`: without a row the sip.conf forward applies again (`*73`
+   * stores empty targets instead).
+   */
   clearForward(client: string, kind?: ForwardKind): void;
+}
+
+/** A read-only view of the run-time forwards, for `sipd --forwards` while the server runs. */
+export interface ForwardReader {
+  /** As `FeatureStore.loadForwards`; a database from before forwards existed (schema < 3) has none: `[]`. */
+  listForwards(): StoredForward[];
 }
 
 /**
@@ -172,7 +195,7 @@ export interface CdrReader {
   close(): void;
 }
 
-/** What `openReadOnly` gives the admin commands: bindings and CDRs through one handle. */
-export interface StoreReader extends LocationReader, CdrReader {
+/** What `openReadOnly` gives the admin commands: bindings, CDRs and forwards through one handle. */
+export interface StoreReader extends LocationReader, CdrReader, ForwardReader {
   close(): void;
 }

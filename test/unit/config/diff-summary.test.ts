@@ -106,7 +106,7 @@ general (no [general] section: defaults)
   registration expiry:  min 60 s (default), default 3600 s (default), max 3600 s (default)
   digest algorithms:    MD5, SHA-256 (default)
   nonce lifetime:       300 s (default)
-  ring timeout:         30 s (default)
+  no answer after:      20 s (default)
 `,
   );
 });
@@ -133,7 +133,7 @@ t.test('summary: no gateways, clients without accountcode, set general keys', as
   t.match(s, /\nmedia gateways: none/);
   t.match(s, /\ngeneral \(line 1\)\n {2}realm: {16}pbx\.example\.com\n/);
   t.match(s, /trunk prefix: {9}none\n/);
-  t.match(s, /ring timeout: {9}none\n/);
+  t.match(s, /no answer after: {6}never \(ringtimeout\)\n/, 'ringtimeout, the former name of noanswer');
 });
 
 t.test('sip.conf.example loads without errors or warnings and has what it promises', async (t) => {

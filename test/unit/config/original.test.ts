@@ -174,7 +174,8 @@ t.test('general defaults reproduce the original', async (t) => {
   t.equal(g.defaultExpires, 3600);
   t.same(g.digestAlgorithms, ['MD5', 'SHA-256']);
   t.equal(g.nonceLifetime, 300);
-  t.equal(g.ringTimeout, 30);
+  t.equal(g.noAnswer, 20, 'noanswer: 20 s (issue 6)');
+  t.equal(g.ringTimeout, 20, 'the deprecated field keeps the same value');
 });
 
 t.test('the config is immutable', async (t) => {

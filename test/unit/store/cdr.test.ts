@@ -81,8 +81,8 @@ function createV1(file: string): void {
 }
 
 t.test('migration v2 adds the cdr table and its index; v1 stays as released', async (t) => {
-  t.equal(SCHEMA_VERSION, 2);
-  t.same(MIGRATIONS.map((m) => m.version), [1, 2]);
+  t.ok(SCHEMA_VERSION >= 2);
+  t.same(MIGRATIONS.slice(0, 2).map((m) => m.version), [1, 2]);
   t.match(MIGRATIONS[0]!.sql, /CREATE TABLE bindings/);
   t.notMatch(MIGRATIONS[0]!.sql, /cdr/, 'v1 is not edited');
   const { file, store } = setup(t);
@@ -112,7 +112,7 @@ t.test('a v1 database: readable as is (no CDRs), then migrated by the writer wit
   const clock = new FakeClock();
   const store = openStore(file, { clock });
   t.teardown(() => store.close());
-  t.equal(store.stats.migrationsApplied, 1, 'only v2 runs');
+  t.equal(store.stats.migrationsApplied, MIGRATIONS.length - 1, 'v1 is not run again');
   const bs = store.loadAll(WALL);
   t.equal(bs.length, 1);
   t.equal(bs[0]!.aor, 'alice');
@@ -124,7 +124,7 @@ t.test('a v1 database: readable as is (no CDRs), then migrated by the writer wit
   t.same(reader.listCdrs().map(plain), [cdr(1)]);
   const db = new Database(file, { readonly: true });
   t.teardown(() => db.close());
-  t.equal(Number((db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: number }).value), 2);
+  t.equal(Number((db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: number }).value), SCHEMA_VERSION);
 });
 
 t.test('a reader opened on a v1 file sees CDRs once a newer writer has migrated it', async (t) => {
