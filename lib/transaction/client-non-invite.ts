@@ -87,6 +87,14 @@ export class ClientNonInviteTransaction extends Transaction<ClientNonInviteState
       this.#deliver(res, flow);
       return;
     }
+    if (!this.reliable && this.env.park !== undefined) {
+      // Compact mode (TransactionLayerOptions.compactCompleted): no Completed state. The
+      // retransmissions of this final response that Timer K would absorb reach the TU as
+      // stray responses, which it drops; the request and its transaction are freed now.
+      this.#deliver(res, flow);
+      this.enter('Terminated');
+      return;
+    }
     this.enter('Completed');
     this.#deliver(res, flow);
     this.startTimer('K', timerFor(this.env.timers.K, this.reliable));

@@ -39,7 +39,10 @@ export interface TransactionLayerOptions {
    * destination, the final response's bytes — in one FIFO with one timer,
    * instead of live transaction objects with the parsed request and response
    * (about 5 KB each). The behaviour on the wire is the same; the transaction's
-   * own state becomes Terminated right after its final response. Default false.
+   * own state becomes Terminated right after its final response. Likewise a
+   * non-INVITE client transaction on UDP ends at its final response: the
+   * response retransmissions Timer K would absorb go to `tu.onStrayResponse`
+   * (a proxy drops non-INVITE ones). Default false.
    */
   compactCompleted?: boolean;
   /**

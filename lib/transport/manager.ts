@@ -13,6 +13,7 @@
  *   nothing here throws on network input.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { RateLimitedLog, type Logger } from '../util/log.js';
@@ -124,7 +125,7 @@ export class TransportManager implements Transport {
   async #bind(): Promise<void> {
     const { host } = this.#opts;
     const family = net.isIP(host) === 6 ? 6 : 4;
-    const udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+    const udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: ipLookup });
     this.#udp = udp;
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: NodeJS.ErrnoException) => reject(listenError(err, 'udp', host, this.#opts.port));
@@ -433,4 +434,18 @@ function listenError(err: NodeJS.ErrnoException, proto: string, host: string, po
     : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
     : err.message;
   return new TransportError('SIPD_ERR_TRANSPORT_LISTEN', `cannot listen on ${where}: ${why}`, err);
+}
+
+/**
+ * dgram resolves every destination through `dns.lookup`, even an IP literal
+ * (an allocation and a process.nextTick per datagram sent). sipd sends UDP
+ * only to IP addresses: answer those at once, and leave names to dns.lookup.
+ */
+function ipLookup(address: string, family: unknown, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = net.isIP(address);
+  if (f !== 0) {
+    cb(null, address, f);
+    return;
+  }
+  dns.lookup(address, family as number, cb);
 }

@@ -107,3 +107,23 @@ t.test('compactAccepted: an INVITE client transaction ends on its first 2xx; lat
   t.equal(tu.strays.length, 1, 'a retransmitted 2xx reaches the TU as a stray response (the proxy forwards it statelessly)');
   t.equal(clock.pending(), 0, 'no timer M');
 });
+
+t.test('compactCompleted: a non-INVITE client transaction on UDP ends at its final response; retransmissions are stray', async (t) => {
+  const clock = new FakeClock();
+  const transport = new MemoryTransport();
+  const tu = new RecordingTu();
+  const layer = new TransactionLayer({ transport, clock, tu, compactCompleted: true });
+  const bye = request({ method: 'BYE', proto: 'udp' });
+  const h = new RecordingHandler(clock);
+  const ctx = layer.sendRequest(bye, UDP_DEST, h);
+  layer.receive(response(bye, 200, 'x'), testFlow('udp'));
+  t.same(h.events, ['resp:200', 'terminated'], 'the response first, then the end');
+  t.equal(ctx.state, 'Terminated');
+  t.same(layer.size, { client: 0, server: 0 });
+  t.equal(clock.pending(), 0, 'no timer K');
+  layer.receive(response(bye, 200, 'x'), testFlow('udp'));
+  t.equal(tu.strays.length, 1, 'a retransmitted final response goes to the TU as stray');
+  const tcp = layer.sendRequest(request({ method: 'BYE', proto: 'tcp' }), { proto: 'tcp', address: '203.0.113.5', port: 5060 }, new RecordingHandler(clock));
+  layer.receive(response(tcp.request, 200, 'x'), testFlow('tcp'));
+  t.equal(tcp.state, 'Terminated', 'TCP: K is 0 anyway');
+});
