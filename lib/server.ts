@@ -35,6 +35,7 @@ import { Proxy } from './proxy/proxy.js';
 import type { SelfAddress } from './proxy/types.js';
 import { CallRouter } from './pbx/calls.js';
 import { CallRecords } from './pbx/cdr.js';
+import { ForwardState } from './pbx/features.js';
 import { hostForUri } from './sip/uri.js';
 
 export { openReadOnly };
@@ -194,6 +195,7 @@ export class SipdServer {
       serverName: `sipd/${VERSION}`,
       selfHost: (family) => this.#self[family],
       connectionOpen: (id) => this.#transport.connectionOpen(id),
+      forwards: new ForwardState(store),
     });
     this.#proxy = proxy;
     this.#cdr = cdr;

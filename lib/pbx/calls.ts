@@ -20,10 +20,12 @@ import type { ServerTransaction } from '../transaction/types.js';
 import type { Authenticator } from '../registrar/register.js';
 import type { Binding, LocationService } from '../registrar/location.js';
 import { uriDestination, type Proxy } from '../proxy/proxy.js';
-import type { CallHooks, Target, TargetGroup } from '../proxy/types.js';
+import type { CallHandle, CallHooks, Target, TargetGroup } from '../proxy/types.js';
 import type { Client, Config } from '../config/types.js';
-import { peerByAddress, routeCall, type Caller, type GatewayAttempt } from './numbers.js';
-import type { CallRecords } from './cdr.js';
+import { peerByAddress, routeCall, shown, type Caller, type GatewayAttempt } from './numbers.js';
+import type { CallRecord, CallRecords } from './cdr.js';
+import { featureOutcome, FORWARD_NOT_SAVED, parseFeatureCode, type ForwardState } from './features.js';
+import { CallPlan, diversionHeader, type Diversion } from './plan.js';
 
 /** How long a gateway may stay silent (no 100 Trying) before the next one is tried. */
 export const GATEWAY_NO_RESPONSE_MS = 4000;
@@ -41,11 +43,29 @@ export interface CallRouterOptions {
   selfHost(family: 4 | 6): string;
   /** True while a TCP connection is open (a TCP phone is reached over the connection it registered on). */
   connectionOpen(id: number): boolean;
+  /** Forwards set by feature codes (SQLite-backed; outlives reloads). */
+  forwards: ForwardState;
+}
+
+/** A call ringing at a client right now (for `*11` pickup). */
+interface Ringing {
+  readonly callId: string;
+  /** The ringing client (section name). */
+  readonly client: string;
+  readonly fromTag: string;
+  readonly toTag: string;
+  /** Where the caller is: its Contact and the flow its INVITE came on. */
+  readonly callerUri: string;
+  readonly callerDest: Destination;
+  readonly record: CallRecord;
+  handle: CallHandle | undefined;
 }
 
 export class CallRouter {
   readonly #o: CallRouterOptions;
   readonly #rate: RateLimitedLog;
+  /** Calls ringing at a client, by Call-ID. */
+  readonly #ringing = new Map<string, Ringing>();
 
   constructor(opts: CallRouterOptions) {
     this.#o = opts;
@@ -95,23 +115,30 @@ export class CallRouter {
         this.#fail(req, stx, record, route.status, route.reason);
         return;
       case 'feature':
-        this.#fail(req, stx, record, 501, `Not Implemented (feature code ${route.code})`);
-        return;
-      case 'client': {
-        const group = this.#clientGroup(route.client, dialled);
-        if (group === undefined) {
-          this.#fail(req, stx, record, 480, `Temporarily Unavailable (${route.client.name} is not registered)`);
+        if (caller.kind !== 'client') {
+          this.#fail(req, stx, record, 403, 'Forbidden (feature codes are for clients)');
           return;
         }
-        this.#forward(req, stx, caller, group, record, undefined);
+        this.#feature(req, stx, flow, caller.client, dialled, cfg, record);
         return;
-      }
+      case 'client':
       case 'external': {
-        const groups = route.attempts.map((a) => this.#gatewayGroup(a, route.callerId, req));
-        this.#forward(req, stx, caller, groups[0]!, record, groups.slice(1));
+        const plan = this.#plan(cfg, req);
+        const first = route.kind === 'client' ? plan.startClient(route.client, dialled) : plan.startGateways(route.attempts, route.callerId);
+        record.notes = plan.notes;
+        if ('final' in first) {
+          this.#fail(req, stx, record, first.final.status, first.final.reason);
+          return;
+        }
+        this.#forward(req, stx, flow, first, record, plan);
         return;
       }
     }
+  }
+
+  /** Live pickups-in-waiting (for tests and the admin). */
+  get ringingCount(): number {
+    return this.#ringing.size;
   }
 
   /**
@@ -179,15 +206,28 @@ export class CallRouter {
   }
 
   /** Every registered contact of `client` (parallel forking), or its static host. */
-  #clientGroup(client: Client, dialled: string): TargetGroup | undefined {
+  #clientGroup(client: Client, dialled: string, diversion: Diversion | undefined, ringTimeoutMs: number | undefined): TargetGroup | undefined {
+    const edit = diversion === undefined ? undefined : this.#diversionEdit(diversion);
     const h = client.host;
-    const atHost = (): TargetGroup | undefined =>
-      h === undefined ? undefined : { targets: [{ uri: `sip:${dialled}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: client.name }] };
-    if (client.secret === undefined) return atHost(); // a static client: always at its host
-    const bindings = this.#o.location.lookup(client.name);
-    if (bindings.length === 0) return atHost(); // host= and secret=: registered contacts first, else the host
-    const targets: Target[] = bindings.map((b) => ({ uri: b.contactUri, dest: this.#bindingDest(b), label: client.name }));
-    return { targets };
+    const atHost = (): Target[] =>
+      h === undefined ? [] : [{ uri: `sip:${dialled}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: client.name }];
+    let targets: Target[];
+    if (client.secret === undefined) targets = atHost(); // a static client: always at its host
+    else {
+      const bindings = this.#o.location.lookup(client.name);
+      // host= and secret=: registered contacts first, else the host
+      targets = bindings.length === 0 ? atHost() : bindings.map((b) => ({ uri: b.contactUri, dest: this.#bindingDest(b), label: client.name }));
+    }
+    if (targets.length === 0) return undefined;
+    if (edit !== undefined) targets = targets.map((t) => ({ ...t, edit }));
+    return { targets, ringTimeoutMs };
+  }
+
+  /** Adds the Diversion header (RFC 5806) of a forwarded call. */
+  #diversionEdit(d: Diversion): (out: SipRequest) => void {
+    return (out) => {
+      out.prepend('diversion', diversionHeader(d, this.#o.selfHost(out.uri.includes('[') ? 6 : 4)));
+    };
   }
 
   /**
@@ -210,10 +250,12 @@ export class CallRouter {
     return { proto: s.proto, address: s.address, port: s.port, connId: b.connId };
   }
 
-  #gatewayGroup(a: GatewayAttempt, callerId: string | undefined, req: SipRequest): TargetGroup {
+  #gatewayGroup(a: GatewayAttempt, callerId: string | undefined, diversion: Diversion | undefined): TargetGroup {
     const h = a.gateway.host!;
     const selfHost = this.#o.selfHost(h.family);
+    const divert = diversion === undefined ? undefined : this.#diversionEdit(diversion);
     const edit = (out: SipRequest): void => {
+      divert?.(out);
       if (callerId === undefined) return;
       // Caller ID towards the gateway (DESIGN §4): callerid=, else the long number.
       try {
@@ -224,7 +266,6 @@ export class CallRouter {
       }
       out.set('p-asserted-identity', `<sip:${callerId}@${selfHost}>`);
     };
-    void req;
     return {
       targets: [{ uri: `sip:${a.user}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: a.gateway.name, gateway: true, edit }],
       // A gateway that does not even send 100 Trying is down: try the next one (DESIGN §4 "no answer").
@@ -232,30 +273,146 @@ export class CallRouter {
     };
   }
 
-  #forward(req: SipRequest, stx: ServerTransaction, caller: Caller, first: TargetGroup, record: ReturnType<CallRecords['start']>, rest: TargetGroup[] | undefined): void {
-    const o = this.#o;
-    const queue = rest === undefined ? [] : rest.slice();
-    const hooks: CallHooks = {
-      next: (outcome) => {
-        // Gateway failover (DESIGN §4): the next gateway on 408, 5xx or no answer.
-        const s = outcome.best.status;
-        if (queue.length > 0 && (s === 408 || (s >= 500 && s < 600) || outcome.noAnswer)) return queue.shift();
-        return undefined;
-      },
-      onAnswer: (target, res, firstAnswer) => {
-        if (firstAnswer) o.cdr.answered(record, target, res);
-      },
-      onFailure: (res, cancelled, last) => o.cdr.failed(record, res, cancelled, last),
-    };
-    void caller;
-    if (req.method !== 'INVITE') {
-      o.proxy.forward(stx, first, { recordRoute: false, hooks });
-      return;
-    }
-    o.proxy.forward(stx, first, { recordRoute: true, hooks });
+  #plan(cfg: Config, req: SipRequest): CallPlan {
+    return new CallPlan(cfg, {
+      clientGroup: (client, dialled, diversion, ringTimeoutMs) => this.#clientGroup(client, dialled, diversion, ringTimeoutMs),
+      gatewayGroup: (attempt, callerId, diversion) => this.#gatewayGroup(attempt, callerId, diversion),
+      forwardsOf: (client) => this.#o.forwards.get(client),
+    });
+    void req;
   }
 
-  #fail(req: SipRequest, stx: ServerTransaction, record: ReturnType<CallRecords['start']>, status: number, reason: string): void {
+  /** Hands the call to the proxy: `first`, then what the plan gives (hunting, forwards, failover). */
+  #forward(req: SipRequest, stx: ServerTransaction, flow: Flow, first: TargetGroup, record: CallRecord, plan: CallPlan | undefined, extra: Partial<CallHooks> = {}): void {
+    const o = this.#o;
+    const invite = req.method === 'INVITE';
+    let handle: CallHandle | undefined;
+    const unring = (): void => {
+      const r = this.#ringing.get(req.callId);
+      if (r !== undefined && r.record === record) this.#ringing.delete(req.callId);
+    };
+    const hooks: CallHooks = {
+      ...(plan !== undefined ? { next: (outcome) => plan.next(outcome) } : {}),
+      onAnswer: (target, res, firstAnswer) => {
+        if (firstAnswer) {
+          unring();
+          o.cdr.answered(record, target, res);
+        }
+        extra.onAnswer?.(target, res, firstAnswer);
+      },
+      onFailure: (res, cancelled, last) => {
+        unring();
+        o.cdr.failed(record, res, cancelled, last);
+        extra.onFailure?.(res, cancelled, last);
+      },
+      onProvisional: (target, res) => {
+        // A phone rings: its call can be picked up (*11) by the group.
+        if (!invite || target.gateway === true || res.toTag === undefined || req.fromTag === undefined) return;
+        const current = this.#ringing.get(req.callId);
+        if (current !== undefined && current.record === record && current.client === target.label) return;
+        let callerUri: string | undefined;
+        try {
+          const c = req.contacts()[0];
+          callerUri = c === undefined || c === '*' ? undefined : c.uriText;
+        } catch {
+          callerUri = undefined;
+        }
+        if (callerUri === undefined) return;
+        this.#ringing.set(req.callId, {
+          callId: req.callId,
+          client: target.label,
+          fromTag: req.fromTag,
+          toTag: res.toTag,
+          callerUri,
+          callerDest: { proto: flow.proto, address: flow.remote.address, port: flow.remote.port, connId: flow.connId },
+          record,
+          handle,
+        });
+      },
+      onDone: unring,
+    };
+    handle = o.proxy.forward(stx, first, { recordRoute: invite, hooks });
+    const r = this.#ringing.get(req.callId);
+    if (r !== undefined && r.record === record) r.handle = handle;
+  }
+
+  /**
+   * A feature code (issue 6): `*72F` `*71F` `*72` `*71` `*73` `*11`. The change
+   * is saved first; the outcome is announced through the media gateway (the
+   * INVITE goes there with the outcome as its user) or, without one, in the
+   * reason phrase of a final response.
+   */
+  #feature(req: SipRequest, stx: ServerTransaction, flow: Flow, client: Client, dialled: string, cfg: Config, record: CallRecord): void {
+    const o = this.#o;
+    const fr = parseFeatureCode(dialled);
+    if (fr.kind === 'pickup' && this.#pickup(req, stx, flow, client, cfg, record)) return;
+    const out = featureOutcome({ cfg, client, forwards: o.forwards }, fr);
+    if (out.change !== undefined) {
+      try {
+        o.forwards.apply(client.name, out.change, o.clock.wallNow());
+      } catch (err) {
+        o.log.error({ err: (err as Error).message, client: client.name }, 'cannot save a forward');
+        this.#fail(req, stx, record, FORWARD_NOT_SAVED.status, FORWARD_NOT_SAVED.reason);
+        return;
+      }
+    }
+    o.log.info({ client: client.name, code: shown(dialled) }, `${client.name}: ${out.summary}`);
+    record.notes = [out.summary];
+    const a = out.announce;
+    if (a.via === 'response') {
+      this.#fail(req, stx, record, a.status, a.reason);
+      return;
+    }
+    const h = a.gateway.host;
+    if (h === undefined) {
+      this.#fail(req, stx, record, out.status, out.reason);
+      return;
+    }
+    const target: Target = { uri: `sip:${a.user}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: a.gateway.name, gateway: true };
+    this.#forward(req, stx, flow, { targets: [target] }, record, undefined);
+  }
+
+  /**
+   * `*11` (DESIGN §4, as the original): the picker's INVITE goes to the caller
+   * of a call ringing at a member of the picker's group, with
+   * `Replaces: CALLID;to-tag=CALLER-TAG;from-tag=CALLEE-TAG;early-only` (RFC 3891
+   * §3: to-tag is the recipient's own tag). When the caller accepts it, the
+   * ringing branches are cancelled. False when nothing rings.
+   */
+  #pickup(req: SipRequest, stx: ServerTransaction, flow: Flow, picker: Client, cfg: Config, record: CallRecord): boolean {
+    let found: Ringing | undefined;
+    for (const r of this.#ringing.values()) {
+      const c = cfg.clients.get(r.client);
+      if (c !== undefined && c.kind === 'client' && c.accountcode === picker.accountcode && r.client !== picker.name && r.callId !== req.callId) {
+        found = r;
+        break;
+      }
+    }
+    if (found === undefined) return false;
+    const r = found;
+    const replaces = `${r.callId};to-tag=${r.fromTag};from-tag=${r.toTag};early-only`;
+    const target: Target = {
+      uri: r.callerUri,
+      dest: r.callerDest,
+      label: `pickup of ${r.client}`,
+      edit: (out) => {
+        out.set('replaces', replaces);
+      },
+    };
+    record.notes = [`picks up the call ringing at ${r.client} (${r.callId})`];
+    this.#o.log.info({ client: picker.name, ringing: r.client, callId: r.callId }, `${picker.name} picks up the call ringing at ${r.client}`);
+    this.#forward(req, stx, flow, { targets: [target] }, record, undefined, {
+      onAnswer: (_t, _res, first) => {
+        if (!first) return;
+        // The caller took the pickup: the phones still ringing stop.
+        r.record.notes = [...(r.record.notes ?? []), `picked up by ${picker.name}`];
+        r.handle?.cancel();
+      },
+    });
+    return true;
+  }
+
+  #fail(req: SipRequest, stx: ServerTransaction, record: CallRecord, status: number, reason: string): void {
     const res = this.#res(req, status, reason);
     stx.respond(res);
     this.#o.cdr.failed(record, res, false, undefined);

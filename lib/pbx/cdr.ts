@@ -22,6 +22,8 @@ export interface CallRecord {
   readonly isCall: boolean;
   written: boolean;
   timer: TimerHandle | undefined;
+  /** What happened on the way (forwards, hunting, feature codes, pickup), appended to the reason. */
+  notes?: readonly string[] | undefined;
 }
 
 export interface CallRecordsOptions {
@@ -81,7 +83,7 @@ export class CallRecords {
     c.destination = destinationOf(target);
     c.destinationAddress = destText(target.dest);
     if (res.toTag !== undefined) c.toTag = res.toTag;
-    c.reason = 'answered';
+    c.reason = withNotes('answered', rec);
     if (!rec.isCall) {
       this.#write(rec);
       return;
@@ -100,7 +102,7 @@ export class CallRecords {
     const c = rec.cdr;
     c.status = res.status;
     c.endedAt = this.#o.clock.wallNow();
-    c.reason = cancelled ? 'cancelled by the caller' : res.reason;
+    c.reason = withNotes(cancelled ? 'cancelled by the caller' : res.reason, rec);
     if (res.toTag !== undefined) c.toTag = res.toTag;
     if (last !== undefined) {
       c.destination = destinationOf(last);
@@ -117,8 +119,8 @@ export class CallRecords {
     this.#o.clock.clearTimer(rec.timer);
     rec.timer = undefined;
     rec.cdr.endedAt = this.#o.clock.wallNow();
-    if (rec.cdr.fromTag !== undefined && bye.fromTag !== rec.cdr.fromTag) rec.cdr.reason = 'answered; the callee hung up';
-    else rec.cdr.reason = 'answered; the caller hung up';
+    const who = rec.cdr.fromTag !== undefined && bye.fromTag !== rec.cdr.fromTag ? 'the callee hung up' : 'the caller hung up';
+    rec.cdr.reason = `${withNotes('answered', rec)}; ${who}`;
     this.#write(rec);
   }
 
@@ -133,7 +135,7 @@ export class CallRecords {
   }
 
   #finish(rec: CallRecord, reason: string): void {
-    rec.cdr.reason = `answered; ${reason}`;
+    rec.cdr.reason = `${withNotes('answered', rec)}; ${reason}`;
     this.#write(rec);
   }
 
@@ -146,6 +148,10 @@ export class CallRecords {
       this.#o.log.error({ err: (err as Error).message, callId: rec.cdr.callId }, 'cannot write a CDR');
     }
   }
+}
+
+function withNotes(reason: string, rec: CallRecord): string {
+  return rec.notes === undefined || rec.notes.length === 0 ? reason : `${reason}; ${rec.notes.join('; ')}`;
 }
 
 function destinationOf(t: Target): string {

@@ -24,7 +24,7 @@ import type { ClientHandler, ClientTransaction, ServerTransaction } from '../tra
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { flowDestination, FlowTokens, type DialogRoute, type FlowRef } from './flow-token.js';
-import type { CallHooks, GroupOutcome, SelfAddress, Target, TargetGroup } from './types.js';
+import type { CallHandle, CallHooks, FinalAnswer, GroupOutcome, SelfAddress, Target, TargetGroup } from './types.js';
 
 export interface ProxyOptions {
   transport: Transport;
@@ -110,10 +110,11 @@ export class Proxy {
    * `hooks.next` gives. `source` is the flow the request came on (the caller's
    * side of the dialog, for Record-Route). Sends 100 Trying is the layer's job.
    */
-  forward(stx: ServerTransaction, group: TargetGroup, opts: { recordRoute: boolean; hooks?: CallHooks }): void {
+  forward(stx: ServerTransaction, group: TargetGroup, opts: { recordRoute: boolean; hooks?: CallHooks }): CallHandle {
     const call = new ProxyCall(this, this.#o, stx, opts.recordRoute, opts.hooks ?? {}, this.#timerC);
     this.#calls.add(call);
     call.start(group);
+    return { cancel: () => call.cancelFromOutside() };
   }
 
   /** @internal ProxyCall → Proxy */
@@ -373,6 +374,11 @@ class ProxyCall {
     this.#startGroup(group);
   }
 
+  /** As if the caller had sent CANCEL. */
+  cancelFromOutside(): void {
+    this.#cancel();
+  }
+
   #startGroup(group: TargetGroup): void {
     this.#attempt++;
     this.#branches = [];
@@ -453,6 +459,13 @@ class ProxyCall {
       b.provisional = true;
       if (this.#invite && s > 100) this.#armTimerC(b);
       if (s > 100 && !this.#finalSent && (this.#stx.state === 'Proceeding' || this.#stx.state === 'Trying')) this.#stx.respond(res);
+      if (s > 100 && this.#hooks.onProvisional !== undefined) {
+        try {
+          this.#hooks.onProvisional(b.target, res);
+        } catch (err) {
+          this.#o.log.error({ err }, 'onProvisional hook threw');
+        }
+      }
       return;
     }
     if (s < 300) {
@@ -549,15 +562,20 @@ class ProxyCall {
     this.#clearRing();
     if (this.#answered || this.#finalSent) return;
     const best = bestResponse(this.#responses);
-    if (!this.#cancelled && !this.#sixxx && this.#hooks.next !== undefined) {
-      const outcome: GroupOutcome = { best, attempt: this.#attempt, noAnswer: this.#noAnswer, labels: this.#branches.map((b) => b.target.label) };
-      let next: TargetGroup | undefined;
+    if (!this.#cancelled && this.#hooks.next !== undefined) {
+      const outcome: GroupOutcome = { best, attempt: this.#attempt, noAnswer: this.#noAnswer, labels: this.#branches.map((b) => b.target.label), global: this.#sixxx };
+      let next: TargetGroup | FinalAnswer | undefined;
       try {
         next = this.#hooks.next(outcome);
       } catch (err) {
         this.#o.log.error({ err }, 'next-group hook threw');
       }
+      if (next !== undefined && 'final' in next) {
+        this.#sendFinal(createResponse(this.#req, next.final.status, { reason: next.final.reason }), true);
+        return;
+      }
       if (next !== undefined) {
+        this.#sixxx = false;
         this.#startGroup(next);
         return;
       }
@@ -565,11 +583,11 @@ class ProxyCall {
     this.#sendFinal(best);
   }
 
-  #sendFinal(best: SipResponse): void {
+  #sendFinal(best: SipResponse, own = false): void {
     this.#finalSent = true;
     let res = best;
     if (this.#cancelled) res = best.status === 487 ? best : createResponse(this.#req, 487, { reason: 'Request Terminated' });
-    else if (res.status === 503) res = withReason(res, 500, 'Server Internal Error (the next hop is unavailable)'); // §16.7 step 6
+    else if (res.status === 503 && !own) res = withReason(res, 500, 'Server Internal Error (the next hop is unavailable)'); // §16.7 step 6
     this.#stx.respond(res);
     try {
       this.#hooks.onFailure?.(res, this.#cancelled, this.#lastTarget);

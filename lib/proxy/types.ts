@@ -46,17 +46,39 @@ export interface GroupOutcome {
   readonly noAnswer: boolean;
   /** Labels of the group's targets. */
   readonly labels: readonly string[];
+  /**
+   * A 6xx ended the group (RFC 3261 §16.7: the search ends). The PBX may still
+   * go on (forward on 603 Decline is a PBX feature), but a plain proxy stops.
+   */
+  readonly global: boolean;
+}
+
+/** Instead of another group: end the call with this final response (e.g. a forward loop). */
+export interface FinalAnswer {
+  readonly final: { readonly status: number; readonly reason: string };
 }
 
 export interface CallHooks {
-  /** A group failed: the next group to try (serial forking), or undefined to send the caller the best response. Not asked after a 6xx or a CANCEL. */
-  next?(outcome: GroupOutcome): TargetGroup | undefined;
+  /**
+   * A group failed: the next group to try (serial forking), a final answer of
+   * the PBX's own, or undefined to send the caller the best response. Not
+   * asked after a CANCEL.
+   */
+  next?(outcome: GroupOutcome): TargetGroup | FinalAnswer | undefined;
+  /** A provisional response (not 100) from a target (e.g. a phone rings: pickup). */
+  onProvisional?(target: Target, res: SipResponse): void;
   /** A branch answered (its first 2xx). `first` is false for a later fork's answer. */
   onAnswer?(target: Target, res: SipResponse, first: boolean): void;
   /** The final non-2xx response went to the caller (`cancelled`: after the caller's CANCEL). */
   onFailure?(res: SipResponse, cancelled: boolean, lastTarget: Target | undefined): void;
   /** Every client transaction of the call ended and the caller has its final response: the call's state is gone. */
   onDone?(): void;
+}
+
+/** What `Proxy.forward` returns: a way to end the call from outside (a pickup answered elsewhere). */
+export interface CallHandle {
+  /** Cancels every pending branch; the caller gets 487 unless an answer came first. */
+  cancel(): void;
 }
 
 /** Where sipd is, as written into Via and Record-Route for a given transport and address family. */

@@ -66,21 +66,21 @@ t.test('the last group failing: the best response goes upstream, 503 as 500 (§1
   t.same(h.layer.size, { client: 0, server: 0 });
 });
 
-t.test('a 6xx ends the search: no next group, pending branches cancelled', async (t) => {
+t.test('a 6xx ends the group: pending branches cancelled; the hook is told it was global and a plain proxy stops', async (t) => {
   const h = harness();
-  let asked = 0;
+  const asked: boolean[] = [];
   h.group = () => ({ targets: [target(A), target(B)] });
   h.hooks = {
-    next: () => {
-      asked++;
-      return { targets: [target(C)] };
+    next: (o) => {
+      asked.push(o.global);
+      return o.global ? undefined : { targets: [target(C)] };
     },
   };
   h.send(invite());
   h.reply(A, 180);
   h.reply(B, 180);
   h.reply(A, 603);
-  t.equal(asked, 0, 'hooks.next is not asked after a 6xx');
+  t.same(asked, [true], 'hooks.next is asked once, with global=true (RFC 3261 §16.7: the search ends unless the PBX says otherwise)');
   t.same(h.statusesTo(), [100, 180, 180, 603], 'the 603 goes upstream');
   t.equal(h.sentTo(B, 'CANCEL').length, 1, 'the other branch is cancelled');
   t.equal(h.sentTo(B, 'CANCEL')[0]!.get('reason'), undefined, 'without Reason: cause=200');
@@ -96,7 +96,7 @@ t.test('a 6xx from the second group stops a longer search', async (t) => {
   const h = harness();
   const groups = [[target(B)], [target(C)]];
   h.group = () => ({ targets: [target(A)] });
-  h.hooks = { next: () => (groups.length > 0 ? { targets: groups.shift()! } : undefined) };
+  h.hooks = { next: (o) => (!o.global && groups.length > 0 ? { targets: groups.shift()! } : undefined) };
   h.send(invite());
   h.reply(A, 480);
   h.reply(B, 600);
@@ -175,4 +175,14 @@ t.test('bestResponse (§16.7 step 6)', async (t) => {
   const first = r(404);
   const list = [first, r(404)];
   t.equal(bestResponse(list), first, 'the object itself');
+});
+
+t.test('the PBX may end a search with a final answer of its own (e.g. a forward loop)', async (t) => {
+  const h = harness();
+  h.group = () => ({ targets: [target(A)] });
+  h.hooks = { next: () => ({ final: { status: 482, reason: 'Loop Detected (forward loop)' } }) };
+  h.send(invite());
+  h.reply(A, 486);
+  t.same(h.statusesTo(), [100, 482]);
+  t.equal(h.responsesTo()[1]!.reason, 'Loop Detected (forward loop)');
 });
