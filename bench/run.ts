@@ -37,16 +37,31 @@ async function main(): Promise<number> {
   const conf = spawnSync(path.resolve(ROOT, '../shared/bench/gen-sipd-conf.sh'), ['10000'], { encoding: 'utf8' });
   fs.writeFileSync(path.join(dir, 'sip.conf'), conf.status === 0 ? conf.stdout : '[general]\nrealm=bench.local\n');
   const port = process.env.BENCH_PORT ?? '5070';
+  // sipd's log goes to a file, not to a pipe: this process blocks in spawnSync while the
+  // harness runs and would stop reading a pipe, and a full pipe makes every log line of
+  // sipd wait (pino writes synchronously) — 100 ms stalls that look like sipd's latency.
+  const logFile = path.join(dir, 'sipd.log');
+  const logFd = fs.openSync(logFile, 'a');
   const server = spawn('taskset', ['-c', '0', process.execPath, path.join(ROOT, 'bin/sipd'), '-b', `127.0.0.1:${port}`, '-s', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', logFd, 'inherit'],
   });
+  fs.closeSync(logFd);
   await new Promise<void>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('listening on udp and tcp')) resolve();
+    const started = Date.now();
+    const poll = setInterval(() => {
+      const out = fs.readFileSync(logFile, 'utf8');
+      if (out.includes('listening on udp and tcp')) {
+        clearInterval(poll);
+        resolve();
+      } else if (Date.now() - started > 30_000) {
+        clearInterval(poll);
+        reject(new Error(`sipd did not start within 30 s: ${out}`));
+      }
+    }, 100);
+    server.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`sipd exited (${code}): ${fs.readFileSync(logFile, 'utf8')}`));
     });
-    server.once('exit', (code) => reject(new Error(`sipd exited (${code}): ${out}`)));
   });
   try {
     const tests = process.env.TESTS ?? 'options';
