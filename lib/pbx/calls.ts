@@ -17,7 +17,7 @@ import { formatNameAddr, parseNameAddr } from '../sip/name-addr.js';
 import { parseUri, unescapeUser } from '../sip/uri.js';
 import { formatAddress, type Destination, type Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/types.js';
-import type { Authenticator } from '../registrar/register.js';
+import { secretFor, type Authenticator } from '../registrar/register.js';
 import type { Binding, LocationService } from '../registrar/location.js';
 import { uriDestination, type Proxy } from '../proxy/proxy.js';
 import type { CallHandle, CallHooks, Target, TargetGroup } from '../proxy/types.js';
@@ -184,12 +184,7 @@ export class CallRouter {
     if (peer !== undefined) {
       return peer.kind === 'gateway' ? { kind: 'gateway', gateway: peer } : { kind: 'client', client: peer };
     }
-    const result = this.#o.auth.verify(req, 'proxy-authorization', (username) => {
-      const c = cfg.clients.get(username);
-      if (c === undefined || c.kind !== 'client' || c.secret === undefined) return undefined;
-      if (c.permit !== undefined && !c.permit.allows(src)) return undefined;
-      return c.secret;
-    });
+    const result = this.#o.auth.verify(req, 'proxy-authorization', (username) => secretFor(cfg, username, src));
     if (!result.ok) {
       if (result.present && this.#rate.allow(`auth:${src}`) >= 0) {
         this.#o.log.info({ peer: formatAddress(flow.remote), method: req.method }, 'call not authenticated; challenged again');

@@ -42,6 +42,19 @@ export interface Authenticator {
   ): { ok: true; username: string } | { ok: false; stale: boolean; present: boolean };
 }
 
+/**
+ * The secret `username` may authenticate with from `source`: a client with a
+ * secret whose `permit` admits the address; undefined otherwise (the digest is
+ * then checked against a dummy secret, so nothing tells the cases apart).
+ * Used for REGISTER (401) and for calls (407).
+ */
+export function secretFor(cfg: Config, username: string, source: string): string | undefined {
+  const c = cfg.clients.get(username);
+  if (c === undefined || c.kind !== 'client' || c.secret === undefined) return undefined;
+  if (c.permit !== undefined && !c.permit.allows(source)) return undefined;
+  return c.secret;
+}
+
 export interface RegistrarOptions {
   location: LocationService;
   auth: Authenticator;
@@ -102,12 +115,7 @@ export class Registrar {
 
     // Who is asking (RFC 3261 §22): the same challenge for every failure.
     const src = flow.remote.address;
-    const result = this.#o.auth.verify(req, 'authorization', (username) => {
-      const c = cfg.clients.get(username);
-      if (c === undefined || c.kind !== 'client' || c.secret === undefined) return undefined;
-      if (c.permit !== undefined && !c.permit.allows(src)) return undefined;
-      return c.secret;
-    });
+    const result = this.#o.auth.verify(req, 'authorization', (username) => secretFor(cfg, username, src));
     if (!result.ok) {
       if (result.present && client !== undefined && client.secret === undefined && this.#rate.allow(`static:${client.name}`) >= 0) {
         this.#o.log.warn({ client: client.name, peer: src }, `REGISTER refused: [${client.name}] is a static client (host= without secret)`);
