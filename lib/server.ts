@@ -80,6 +80,7 @@ export class SipdServer {
   #location!: LocationService;
   #domains!: LocalDomains;
   #proxy!: Proxy;
+  #calls!: CallRouter;
   #cdr: CallRecords | undefined;
   /** sipd's address per address family, for Via and Record-Route. */
   #self: { 4: string; 6: string } = { 4: '127.0.0.1', 6: '[::1]' };
@@ -199,6 +200,7 @@ export class SipdServer {
     });
     this.#proxy = proxy;
     this.#cdr = cdr;
+    this.#calls = calls;
     const router = new Router({ log: this.#log.child({ component: 'router' }), serverName: `sipd/${VERSION}`, registrar, calls, proxy });
     const transport = await TransportManager.listen({
       host: opts.bind.address,
@@ -263,9 +265,9 @@ export class SipdServer {
     return this.#transactions.size;
   }
 
-  /** Calls holding proxy state, and answered calls whose BYE is still to come (for tests and the admin). */
-  get callCount(): { proxied: number; dialogs: number } {
-    return { proxied: this.#proxy.size, dialogs: this.#cdr?.size ?? 0 };
+  /** Calls holding proxy state, answered calls whose BYE is still to come, calls ringing (pickup candidates); for tests and the admin. */
+  get callCount(): { proxied: number; dialogs: number; ringing: number } {
+    return { proxied: this.#proxy.size, dialogs: this.#cdr?.size ?? 0, ringing: this.#calls.ringingCount };
   }
 
   /**

@@ -137,7 +137,7 @@ t.test('after a load run every transaction, call and dialog record is freed', { 
     8000,
   ).catch(() => undefined);
   t.same(server.transactionCount, { client: 0, server: 0 }, 'no transaction left');
-  t.same(server.callCount, { proxied: 0, dialogs: 0 }, 'no proxied call and no answered-call record left');
+  t.same(server.callCount, { proxied: 0, dialogs: 0, ringing: 0 }, 'no proxied call, answered-call record or pickup candidate left');
   const dropped = lines.filter((l) => /never answered/.test(l));
   t.same(dropped.slice(0, 3), [], 'no transaction was left for its timeout to clean up');
 });
