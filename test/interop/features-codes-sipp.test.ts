@@ -200,6 +200,9 @@ t.test('feature codes', { skip }, async (t) => {
     const cancels = received(ringing.messages(), 'CANCEL');
     t.equal(cancels.length, 1, 'bob got CANCEL');
     t.equal(cancels[0]?.callId, callId);
+    const answeredAt = stamps(caller.messageFile, /^UDP message sent[^\n]*\n\nSIP\/2\.0 200 OK\r\n[\s\S]*?CSeq: 2 INVITE/m)[0];
+    const cancelAt = stamps(ringing.messageFile, /^UDP message received[^\n]*\n\nCANCEL /m)[0];
+    t.ok(answeredAt !== undefined && cancelAt !== undefined && cancelAt >= answeredAt, `bob's CANCEL (${cancelAt}) came after alice answered the pickup (${answeredAt})`);
     t.match(sipd.stdout(), /dave picks up the call ringing at bob/, 'logged');
   });
 
@@ -259,6 +262,16 @@ t.test('feature codes', { skip }, async (t) => {
     t.equal(picked?.destination, 'bob', "alice's picked-up call: it rang at bob");
   });
 });
+
+/** The times (SIPp's `YYYY-MM-DD HH:MM:SS.micro` stamps, comparable as text) of the messages in a -trace_msg file that match `re`. */
+function stamps(file: string, re: RegExp): string[] {
+  const out: string[] = [];
+  for (const chunk of fs.readFileSync(file, 'latin1').split(/^-{20,} /m).slice(1)) {
+    const nl = chunk.indexOf('\n');
+    if (re.test(chunk.slice(nl + 1))) out.push(chunk.slice(0, nl).trim());
+  }
+  return out;
+}
 
 /** One CSV line (RFC 4180 quoting). */
 function splitCsv(line: string): string[] {
