@@ -400,7 +400,7 @@ export class CallRouter {
       onAnswer: (_t, _res, first) => {
         if (!first) return;
         // The caller took the pickup: the phones still ringing stop.
-        r.record.notes = [...(r.record.notes ?? []), `picked up by ${picker.name}`];
+        r.record.cancelledBy = `picked up by ${picker.name}`;
         r.handle?.cancel();
       },
     });

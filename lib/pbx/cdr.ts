@@ -24,6 +24,8 @@ export interface CallRecord {
   timer: TimerHandle | undefined;
   /** What happened on the way (forwards, hunting, feature codes, pickup), appended to the reason. */
   notes?: readonly string[] | undefined;
+  /** Who ended the call while it rang when it was not the caller (`picked up by dave`): the reason instead of "cancelled by the caller". */
+  cancelledBy?: string | undefined;
 }
 
 export interface CallRecordsOptions {
@@ -102,7 +104,7 @@ export class CallRecords {
     const c = rec.cdr;
     c.status = res.status;
     c.endedAt = this.#o.clock.wallNow();
-    c.reason = withNotes(cancelled ? 'cancelled by the caller' : res.reason, rec);
+    c.reason = withNotes(cancelled ? (rec.cancelledBy ?? 'cancelled by the caller') : res.reason, rec);
     if (res.toTag !== undefined) c.toTag = res.toTag;
     if (last !== undefined) {
       c.destination = destinationOf(last);

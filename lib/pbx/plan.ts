@@ -115,8 +115,9 @@ export class CallPlan {
   /** Puts the steps of a call to `client` in front; a FinalAnswer when that makes a loop. */
   #expand(client: Client, dialled: string, diversion: Diversion | undefined): FinalAnswer | undefined {
     if (this.#chain.includes(client.name) || this.#chain.length >= MAX_CHAIN) {
-      const path = [...this.#chain, client.name].join(' → ');
-      return { final: { status: 482, reason: `Loop Detected (forward loop: ${shown(path)})` } };
+      // ASCII only and each name bounded on its own (a reason phrase; shown() of the whole would turn → into ? and cut a long chain).
+      const path = [...this.#chain, client.name].map(shown).join(' -> ');
+      return { final: { status: 482, reason: `Loop Detected (forward loop: ${path})` } };
     }
     this.#chain.push(client.name);
     const fw = this.#b.forwardsOf(client);
