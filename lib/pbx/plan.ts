@@ -62,6 +62,8 @@ export class CallPlan {
   readonly notes: string[] = [];
   /** The client that answers or was last tried. */
   #lastLabel: string | undefined;
+  /** A forward that could not be followed (its target refused), for the caller's reason phrase. */
+  #refused: string | undefined;
 
   constructor(cfg: Config, builders: PlanBuilders) {
     this.#cfg = cfg;
@@ -74,7 +76,10 @@ export class CallPlan {
   startClient(client: Client, dialled: string): TargetGroup | FinalAnswer {
     const loop = this.#expand(client, dialled, undefined);
     if (loop !== undefined) return loop;
-    return this.#pull() ?? { final: { status: 480, reason: `Temporarily Unavailable (${shown(client.name)} is not registered)` } };
+    const first = this.#pull();
+    if (first !== undefined) return first;
+    const why = this.#refused !== undefined ? `the forward of ${this.#refused} is not allowed` : `${shown(client.name)} is not registered`;
+    return { final: { status: 480, reason: `Temporarily Unavailable (${why})` } };
   }
 
   /** The first group of a call to gateways (the caller dialled an external number). */
@@ -176,6 +181,7 @@ export class CallPlan {
             continue;
           }
           this.notes.push(`${what} refused: ${route.kind === 'reject' ? route.reason : 'a feature code'}`);
+          this.#refused ??= `${shown(step.from.name)} to ${shown(step.target)}`;
           continue;
         }
       }

@@ -449,6 +449,14 @@ class ProxyCall {
   #onResponse(b: Branch, res: SipResponse, received: boolean): void {
     // Our Via is on top of every response to our branch, received or made up by the layer.
     res.shift('via');
+    if (!res.has('via')) {
+      // §16.7 step 3: nothing left to route it by (a broken next hop dropped the caller's Via).
+      // A final response still ends the branch: the caller gets one built here instead.
+      this.#o.log.warn({ status: res.status, target: b.target.label }, 'response without the caller\'s Via; not relayed');
+      if (res.status < 200) return;
+      res = createResponse(this.#req, res.status, { reason: res.reason, ...(res.toTag !== undefined ? { toTag: res.toTag } : {}) });
+      if (res.status < 300) return; // a 2xx cannot be rebuilt (Contact, SDP): the callee will time out and BYE
+    }
     if (b.noResponse !== undefined) {
       this.#o.clock.clearTimer(b.noResponse);
       b.noResponse = undefined;

@@ -143,7 +143,7 @@ t.test('feature codes', { skip }, async (t) => {
   await t.test('*11 while a group member rings: the caller gets the pickup INVITE with Replaces, the ringing phone CANCEL', async (t) => {
     const bobPort = await freePort();
     await env.register(t, 'bob', bobPort);
-    const ringing = env.sipp(t, { name: 'bob-ringing', scenario: 'feat-uas-ring.xml', port: bobPort, count: 1, timeoutS: 20 });
+    const ringing = env.sipp(t, { name: 'bob-ringing', scenario: 'call-uas-ring.xml', port: bobPort, count: 1, timeoutS: 20 });
     await ringing.listening();
     const caller = env.sipp(t, {
       name: 'alice-102-picked',

@@ -186,3 +186,21 @@ t.test('the PBX may end a search with a final answer of its own (e.g. a forward 
   t.same(h.statusesTo(), [100, 482]);
   t.equal(h.responsesTo()[1]!.reason, 'Loop Detected (forward loop)');
 });
+
+t.test('a final response that lost the caller\'s Via (a broken next hop) is not relayed as it is; the caller gets one built by sipd', async (t) => {
+  const h = harness();
+  h.group = () => ({ targets: [target(A)] });
+  const inv = invite();
+  h.send(inv);
+  const sent = h.sentTo(A, 'INVITE')[0]!;
+  // The callee echoes only the top Via (sipd's): nothing is left to route the response by.
+  const res = createResponse(sent, 486, { toTag: 'busy-tag' });
+  const firstVia = res.getAll('via')[0]!;
+  res.remove('via');
+  res.prepend('via', firstVia);
+  h.layer.receive(res, { proto: 'udp', local: { address: '127.0.0.1', port: 5060, family: 4 }, remote: { address: A.address, port: A.port, family: 4 }, connId: undefined });
+  const finals = h.responsesTo().filter((r) => r.status >= 200);
+  t.same(finals.map((r) => r.status), [486], 'the caller still gets the 486');
+  t.same(finals[0]!.getAll('via'), inv.getAll('via'), 'with its own Via, built from its request');
+  t.equal(finals[0]!.toTag, 'busy-tag', 'and the callee\'s To tag');
+});
