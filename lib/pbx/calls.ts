@@ -4,9 +4,12 @@
  * their caller identified — a gateway's or static client's address, else
  * digest credentials (407) of a section whose `permit` admits the source —
  * routed by `numbers.ts`, and forwarded: all registered contacts of a client
- * at once, gateways one after the other. Requests inside a dialog follow
- * sipd's Record-Route (see proxy/flow-token.ts) and are never challenged,
- * nor are ACK and CANCEL (RFC 3261 §22.1).
+ * at once, gateways one after the other, and on from there as the call's
+ * plan says (plan.ts: forwards, hunting, gateway failover). Feature codes
+ * (`*72F` …) change forwards and are announced (features.ts); `*11` picks up
+ * a call ringing in the group. Requests inside a dialog follow sipd's
+ * Record-Route (see proxy/flow-token.ts) and are never challenged, nor are
+ * ACK and CANCEL (RFC 3261 §22.1).
  */
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -123,7 +126,7 @@ export class CallRouter {
         return;
       case 'client':
       case 'external': {
-        const plan = this.#plan(cfg, req);
+        const plan = this.#plan(cfg);
         const first = route.kind === 'client' ? plan.startClient(route.client, dialled) : plan.startGateways(route.attempts, route.callerId);
         record.notes = plan.notes;
         if ('final' in first) {
@@ -268,13 +271,12 @@ export class CallRouter {
     };
   }
 
-  #plan(cfg: Config, req: SipRequest): CallPlan {
+  #plan(cfg: Config): CallPlan {
     return new CallPlan(cfg, {
       clientGroup: (client, dialled, diversion, ringTimeoutMs) => this.#clientGroup(client, dialled, diversion, ringTimeoutMs),
       gatewayGroup: (attempt, callerId, diversion) => this.#gatewayGroup(attempt, callerId, diversion),
       forwardsOf: (client) => this.#o.forwards.get(client),
     });
-    void req;
   }
 
   /** Hands the call to the proxy: `first`, then what the plan gives (hunting, forwards, failover). */
