@@ -142,6 +142,44 @@ export abstract class SipMessage {
     return first;
   }
 
+  /**
+   * `shift('via')` then `prepend('via', value)`, with `via` the parsed form of
+   * `value` (so the top Via is not parsed again).
+   */
+  replaceTopVia(value: string, via: Via): void {
+    const hs = this.headers;
+    let idx = -1;
+    for (let i = 0; i < hs.length; i++) {
+      if (hs[i]!.name === 'via') {
+        idx = i;
+        break;
+      }
+    }
+    if (idx < 0 || hs[idx]!.value.indexOf(',') >= 0) {
+      this.shift('via');
+      this.prepend('via', value);
+      return;
+    }
+    // A single-element field: it goes; the new one lands before the next Via field, else at the top.
+    const field: HeaderField = { name: 'via', value, raw: undefined };
+    let next = -1;
+    for (let i = idx + 1; i < hs.length; i++) {
+      if (hs[i]!.name === 'via') {
+        next = i;
+        break;
+      }
+    }
+    if (next < 0 && idx === 0) hs[0] = field;
+    else {
+      hs.splice(idx, 1);
+      if (next < 0) hs.unshift(field);
+      else hs.splice(next - 1, 0, field);
+    }
+    this.#source = undefined;
+    this.#forget('via');
+    this.via = via;
+  }
+
   /** Sets the body and its Content-Length (and Content-Type when given). */
   setBody(body: Buffer, contentType?: string): this {
     this.#source = undefined;
@@ -209,10 +247,14 @@ export abstract class SipMessage {
 
   #changed(n: string): void {
     this.#source = undefined;
-    if (this.#cache !== undefined) {
+    this.#forget(n);
+    if (EAGER.has(n)) this.indexEager(n);
+  }
+
+  #forget(n: string): void {
+    if (this.#cache !== undefined && this.#cache.size > 0) {
       for (const k of [...this.#cache.keys()]) if (k === n || k.startsWith(`${n}*`)) this.#cache.delete(k);
     }
-    if (EAGER.has(n)) this.indexEager(n);
   }
 
   /** (Re)computes the eagerly parsed fields; `only` limits it to one header. */
