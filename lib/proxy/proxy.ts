@@ -18,7 +18,7 @@ import { createResponse, randomToken } from '../sip/build.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import { bareHost, type SipUri } from '../sip/uri.js';
-import { formatVia, MAGIC_COOKIE, parseVia, type Via } from '../sip/via.js';
+import { MAGIC_COOKIE, ownVia, parseVia, type Via } from '../sip/via.js';
 import type { Destination, Flow, Proto, Transport } from '../transport/types.js';
 import type { ClientHandler, ClientTransaction, ServerTransaction } from '../transaction/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -229,12 +229,9 @@ export class Proxy {
    * Proxy-Authorization removed by the PBX beforehand, sipd's Via on top.
    */
   prepare(req: SipRequest, dest: Destination, branch: string, uri?: string): SipRequest {
-    const out = new SipRequest(req.method, uri ?? req.uri, req.headers.slice(), req.body);
-    out.indexEager();
-    out.set('max-forwards', String(req.maxForwards === undefined ? 70 : req.maxForwards - 1));
     const self = this.#o.self(dest.proto, familyOf(dest.address));
-    out.prepend('via', formatVia({ transport: dest.proto.toUpperCase(), host: self.host, port: self.port, params: new Map([['branch', branch], ['rport', null]]) }));
-    return out;
+    const v = ownVia(dest.proto === 'udp' ? 'UDP' : dest.proto.toUpperCase(), self.host, self.port, branch);
+    return req.forwardCopy(uri ?? req.uri, req.maxForwards === undefined ? 70 : req.maxForwards - 1, v.text, v.via);
   }
 
   /** A branch id with the §16.6 step 8 loop-detection part. */

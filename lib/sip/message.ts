@@ -370,6 +370,44 @@ export class SipRequest extends SipMessage {
     return `${this.method} ${this.uri} SIP/2.0`;
   }
 
+  /**
+   * The copy a proxy forwards (§16.6): what `new SipRequest(method, uri,
+   * headers.slice(), body)` followed by `set('max-forwards', …)` and
+   * `prepend('via', viaText)` gives, with the eagerly parsed fields carried
+   * over instead of parsed again (`via` is `viaText` parsed).
+   */
+  forwardCopy(uri: string, maxForwards: number, viaText: string, via: Via): SipRequest {
+    const src = this.headers;
+    const hs: HeaderField[] = [];
+    const mf: HeaderField = { name: 'max-forwards', value: String(maxForwards), raw: undefined };
+    let sawMf = false;
+    let sawVia = false;
+    for (let i = 0; i < src.length; i++) {
+      const h = src[i]!;
+      if (h.name === 'max-forwards') {
+        if (sawMf) continue;
+        sawMf = true;
+        hs.push(mf);
+        continue;
+      }
+      if (h.name === 'via' && !sawVia) {
+        sawVia = true;
+        hs.push({ name: 'via', value: viaText, raw: undefined });
+      }
+      hs.push(h);
+    }
+    if (!sawMf) hs.push(mf);
+    if (!sawVia) hs.unshift({ name: 'via', value: viaText, raw: undefined });
+    const out = new SipRequest(this.method, uri, hs, this.body);
+    out.via = via;
+    out.callId = this.callId;
+    out.cseq = this.cseq;
+    out.fromTag = this.fromTag;
+    out.toTag = this.toTag;
+    out.maxForwards = maxForwards;
+    return out;
+  }
+
   /** Parsed Request-URI (throws SipParseError, cached, when malformed). */
   requestUri(): SipUri {
     return this.parsedHeader(`ruri:${this.uri}`, () => parseUri(this.uri));

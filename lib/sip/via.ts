@@ -184,6 +184,18 @@ export function viaParamText(v: Via): string | undefined {
 }
 
 /**
+ * A proxy's own Via (`SIP/2.0/UDP host:port;branch=…;rport`) as text and
+ * parsed, without parsing it: `branch` must be a token (sipd's own branches are).
+ */
+export function ownVia(transport: string, host: string, port: number | undefined, branch: string): { text: string; via: Via } {
+  const params = `;branch=${branch};rport`;
+  return {
+    text: `SIP/2.0/${transport} ${host}${port !== undefined ? `:${port}` : ''}${params}`,
+    via: new LazyVia(transport, host, port, params, branch, null, undefined, undefined),
+  };
+}
+
+/**
  * RFC 3261 §18.2.1 / RFC 3581 §4 on a Via whose parameter text is known
  * ({@link viaParamText}): the element text and parsed Via with `received` set
  * and, when `rport` is given, `rport` filled in — the same text `formatVia`
