@@ -98,7 +98,7 @@ export class Proxy {
     }
     if (req.maxForwards === 0) return createResponse(req, 483, { reason: 'Too Many Hops' });
     if (this.#isLoop(req)) return createResponse(req, 482, { reason: 'Loop Detected' });
-    const required = req.getAll('proxy-require');
+    const required = req.firstOf('proxy-require') === undefined ? [] : req.getAll('proxy-require');
     if (required.length > 0) {
       return createResponse(req, 420, { reason: 'Bad Extension', headers: [['Unsupported', required.join(', ')]] });
     }
@@ -138,7 +138,7 @@ export class Proxy {
       return { kind: 'reject', status: 400, reason: 'Bad Request (malformed Request-URI)' };
     }
     let token: string | undefined;
-    const routes = req.getAll('route');
+    const routes = req.firstOf('route') === undefined ? [] : req.getAll('route');
     if (routes.length > 0 && this.#o.isSelf(ruri.host, ruri.port) && ruri.user !== undefined && this.#tokens.decode(req.callId, ruri.user) !== undefined) {
       token = ruri.user;
       const last = routes[routes.length - 1]!;
@@ -153,7 +153,7 @@ export class Proxy {
     }
     // Leading Routes that are sipd.
     for (;;) {
-      const top = req.getAll('route')[0];
+      const top = req.firstOf('route');
       if (top === undefined) break;
       let na;
       try {
@@ -167,13 +167,13 @@ export class Proxy {
     }
     if (token !== undefined) {
       const dr = this.#tokens.decode(req.callId, token);
-      if (dr !== undefined && req.getAll('route').length === 0) {
+      if (dr !== undefined && req.firstOf('route') === undefined) {
         const side: FlowRef = req.fromTag === dr.ftag ? dr.callee : dr.caller;
         return { kind: 'dialog', dest: flowDestination(side) };
       }
       if (dr === undefined) return { kind: 'reject', status: 403, reason: 'Forbidden (Route token not valid for this dialog)' };
     }
-    const next = req.getAll('route')[0];
+    const next = req.firstOf('route');
     if (next !== undefined) {
       let na;
       try {

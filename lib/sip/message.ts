@@ -86,6 +86,24 @@ export abstract class SipMessage {
     return out;
   }
 
+  /** `getAll(name)[0]` without splitting every field. */
+  firstOf(name: string): string | undefined {
+    const n = normalizeName(name);
+    const list = LIST_HEADERS.has(n);
+    for (const h of this.headers) {
+      if (h.name !== n) continue;
+      if (!list) return h.value;
+      if (h.value.indexOf(',') < 0) {
+        const v = h.value.trim();
+        if (v.length > 0) return v;
+        continue;
+      }
+      const parts = splitOutside(h.value);
+      if (parts.length > 0) return parts[0];
+    }
+    return undefined;
+  }
+
   /** Replaces every field of `name` by one field with `value` (at the first one's place, else appended). */
   set(name: string, value: string): this {
     const n = normalizeName(name);
