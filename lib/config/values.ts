@@ -212,8 +212,24 @@ export function parseNetwork(entry: string): Parsed<Network> {
   return ok({ address: network, prefix, family: 'ipv4', cidr: `${network}/${prefix}` });
 }
 
+/**
+ * Compiled permits by text: clients usually share one permit text (every phone
+ * `permit=192.168.1.0/24`), so they share one BlockList and one answer cache
+ * instead of a check (a SocketAddress) per client and address. Bounded.
+ */
+const PERMITS = new Map<string, Parsed<Permit>>();
+
 /** `permit` (and its synonym `acl`): comma-separated networks, compiled into a BlockList. */
 export function parsePermit(text: string): Parsed<Permit> {
+  const known = PERMITS.get(text);
+  if (known !== undefined) return known;
+  const p = compilePermit(text);
+  if (PERMITS.size >= 1024) PERMITS.delete(PERMITS.keys().next().value!);
+  PERMITS.set(text, p);
+  return p;
+}
+
+function compilePermit(text: string): Parsed<Permit> {
   const cidrs: string[] = [];
   const warnings: string[] = [];
   const list = new net.BlockList();

@@ -18,7 +18,7 @@ import { createResponse, randomToken } from '../sip/build.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import { bareHost, type SipUri } from '../sip/uri.js';
-import { formatVia, MAGIC_COOKIE, parseVia, type Via } from '../sip/via.js';
+import { MAGIC_COOKIE, ownVia, parseVia, type Via } from '../sip/via.js';
 import type { Destination, Flow, Proto, Transport } from '../transport/types.js';
 import type { ClientHandler, ClientTransaction, ServerTransaction } from '../transaction/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -98,7 +98,7 @@ export class Proxy {
     }
     if (req.maxForwards === 0) return createResponse(req, 483, { reason: 'Too Many Hops' });
     if (this.#isLoop(req)) return createResponse(req, 482, { reason: 'Loop Detected' });
-    const required = req.getAll('proxy-require');
+    const required = req.firstOf('proxy-require') === undefined ? [] : req.getAll('proxy-require');
     if (required.length > 0) {
       return createResponse(req, 420, { reason: 'Bad Extension', headers: [['Unsupported', required.join(', ')]] });
     }
@@ -138,7 +138,7 @@ export class Proxy {
       return { kind: 'reject', status: 400, reason: 'Bad Request (malformed Request-URI)' };
     }
     let token: string | undefined;
-    const routes = req.getAll('route');
+    const routes = req.firstOf('route') === undefined ? [] : req.getAll('route');
     if (routes.length > 0 && this.#o.isSelf(ruri.host, ruri.port) && ruri.user !== undefined && this.#tokens.decode(req.callId, ruri.user) !== undefined) {
       token = ruri.user;
       const last = routes[routes.length - 1]!;
@@ -153,7 +153,7 @@ export class Proxy {
     }
     // Leading Routes that are sipd.
     for (;;) {
-      const top = req.getAll('route')[0];
+      const top = req.firstOf('route');
       if (top === undefined) break;
       let na;
       try {
@@ -167,13 +167,13 @@ export class Proxy {
     }
     if (token !== undefined) {
       const dr = this.#tokens.decode(req.callId, token);
-      if (dr !== undefined && req.getAll('route').length === 0) {
+      if (dr !== undefined && req.firstOf('route') === undefined) {
         const side: FlowRef = req.fromTag === dr.ftag ? dr.callee : dr.caller;
         return { kind: 'dialog', dest: flowDestination(side) };
       }
       if (dr === undefined) return { kind: 'reject', status: 403, reason: 'Forbidden (Route token not valid for this dialog)' };
     }
-    const next = req.getAll('route')[0];
+    const next = req.firstOf('route');
     if (next !== undefined) {
       let na;
       try {
@@ -229,12 +229,9 @@ export class Proxy {
    * Proxy-Authorization removed by the PBX beforehand, sipd's Via on top.
    */
   prepare(req: SipRequest, dest: Destination, branch: string, uri?: string): SipRequest {
-    const out = new SipRequest(req.method, uri ?? req.uri, req.headers.slice(), req.body);
-    out.indexEager();
-    out.set('max-forwards', String(req.maxForwards === undefined ? 70 : req.maxForwards - 1));
     const self = this.#o.self(dest.proto, familyOf(dest.address));
-    out.prepend('via', formatVia({ transport: dest.proto.toUpperCase(), host: self.host, port: self.port, params: new Map([['branch', branch], ['rport', null]]) }));
-    return out;
+    const v = ownVia(dest.proto === 'udp' ? 'UDP' : dest.proto.toUpperCase(), self.host, self.port, branch);
+    return req.forwardCopy(uri ?? req.uri, req.maxForwards === undefined ? 70 : req.maxForwards - 1, v.text, v.via);
   }
 
   /** A branch id with the §16.6 step 8 loop-detection part. */

@@ -86,6 +86,24 @@ export abstract class SipMessage {
     return out;
   }
 
+  /** `getAll(name)[0]` without splitting every field. */
+  firstOf(name: string): string | undefined {
+    const n = normalizeName(name);
+    const list = LIST_HEADERS.has(n);
+    for (const h of this.headers) {
+      if (h.name !== n) continue;
+      if (!list) return h.value;
+      if (h.value.indexOf(',') < 0) {
+        const v = h.value.trim();
+        if (v.length > 0) return v;
+        continue;
+      }
+      const parts = splitOutside(h.value);
+      if (parts.length > 0) return parts[0];
+    }
+    return undefined;
+  }
+
   /** Replaces every field of `name` by one field with `value` (at the first one's place, else appended). */
   set(name: string, value: string): this {
     const n = normalizeName(name);
@@ -140,6 +158,44 @@ export abstract class SipMessage {
     else this.headers[idx] = { name: n, value: parts.join(', '), raw: undefined };
     this.#changed(n);
     return first;
+  }
+
+  /**
+   * `shift('via')` then `prepend('via', value)`, with `via` the parsed form of
+   * `value` (so the top Via is not parsed again).
+   */
+  replaceTopVia(value: string, via: Via): void {
+    const hs = this.headers;
+    let idx = -1;
+    for (let i = 0; i < hs.length; i++) {
+      if (hs[i]!.name === 'via') {
+        idx = i;
+        break;
+      }
+    }
+    if (idx < 0 || hs[idx]!.value.indexOf(',') >= 0) {
+      this.shift('via');
+      this.prepend('via', value);
+      return;
+    }
+    // A single-element field: it goes; the new one lands before the next Via field, else at the top.
+    const field: HeaderField = { name: 'via', value, raw: undefined };
+    let next = -1;
+    for (let i = idx + 1; i < hs.length; i++) {
+      if (hs[i]!.name === 'via') {
+        next = i;
+        break;
+      }
+    }
+    if (next < 0 && idx === 0) hs[0] = field;
+    else {
+      hs.splice(idx, 1);
+      if (next < 0) hs.unshift(field);
+      else hs.splice(next - 1, 0, field);
+    }
+    this.#source = undefined;
+    this.#forget('via');
+    this.via = via;
   }
 
   /** Sets the body and its Content-Length (and Content-Type when given). */
@@ -209,10 +265,14 @@ export abstract class SipMessage {
 
   #changed(n: string): void {
     this.#source = undefined;
-    if (this.#cache !== undefined) {
+    this.#forget(n);
+    if (EAGER.has(n)) this.indexEager(n);
+  }
+
+  #forget(n: string): void {
+    if (this.#cache !== undefined && this.#cache.size > 0) {
       for (const k of [...this.#cache.keys()]) if (k === n || k.startsWith(`${n}*`)) this.#cache.delete(k);
     }
-    if (EAGER.has(n)) this.indexEager(n);
   }
 
   /** (Re)computes the eagerly parsed fields; `only` limits it to one header. */
@@ -326,6 +386,44 @@ export class SipRequest extends SipMessage {
 
   startLine(): string {
     return `${this.method} ${this.uri} SIP/2.0`;
+  }
+
+  /**
+   * The copy a proxy forwards (§16.6): what `new SipRequest(method, uri,
+   * headers.slice(), body)` followed by `set('max-forwards', …)` and
+   * `prepend('via', viaText)` gives, with the eagerly parsed fields carried
+   * over instead of parsed again (`via` is `viaText` parsed).
+   */
+  forwardCopy(uri: string, maxForwards: number, viaText: string, via: Via): SipRequest {
+    const src = this.headers;
+    const hs: HeaderField[] = [];
+    const mf: HeaderField = { name: 'max-forwards', value: String(maxForwards), raw: undefined };
+    let sawMf = false;
+    let sawVia = false;
+    for (let i = 0; i < src.length; i++) {
+      const h = src[i]!;
+      if (h.name === 'max-forwards') {
+        if (sawMf) continue;
+        sawMf = true;
+        hs.push(mf);
+        continue;
+      }
+      if (h.name === 'via' && !sawVia) {
+        sawVia = true;
+        hs.push({ name: 'via', value: viaText, raw: undefined });
+      }
+      hs.push(h);
+    }
+    if (!sawMf) hs.push(mf);
+    if (!sawVia) hs.unshift({ name: 'via', value: viaText, raw: undefined });
+    const out = new SipRequest(this.method, uri, hs, this.body);
+    out.via = via;
+    out.callId = this.callId;
+    out.cseq = this.cseq;
+    out.fromTag = this.fromTag;
+    out.toTag = this.toTag;
+    out.maxForwards = maxForwards;
+    return out;
   }
 
   /** Parsed Request-URI (throws SipParseError, cached, when malformed). */

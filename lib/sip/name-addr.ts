@@ -85,25 +85,23 @@ export function extractTag(value: string): string | undefined {
     const gt = lt < 0 ? -1 : value.indexOf('>', lt);
     if (gt >= 0) from = gt + 1;
   }
-  const lower = from === 0 ? value.toLowerCase() : value.slice(from).toLowerCase();
-  let idx = -1;
-  let searchFrom = 0;
-  for (;;) {
-    idx = lower.indexOf('tag', searchFrom);
-    if (idx < 0) return undefined;
+  // `;tag=` found case-insensitively in place (no lower-cased copy).
+  const n = value.length;
+  for (let idx = from; idx + 3 <= n; idx++) {
+    if ((value.charCodeAt(idx) | 0x20) !== 0x74 /* t */ || (value.charCodeAt(idx + 1) | 0x20) !== 0x61 /* a */ || (value.charCodeAt(idx + 2) | 0x20) !== 0x67 /* g */) continue;
     // must be preceded by ';' (with optional blanks) and followed by optional blanks and '='
     let p = idx - 1;
-    while (p >= 0 && (lower.charCodeAt(p) === 0x20 || lower.charCodeAt(p) === 0x09)) p--;
+    while (p >= from && (value.charCodeAt(p) === 0x20 || value.charCodeAt(p) === 0x09)) p--;
     let q = idx + 3;
-    while (q < lower.length && (lower.charCodeAt(q) === 0x20 || lower.charCodeAt(q) === 0x09)) q++;
-    if (p >= 0 && lower.charCodeAt(p) === 0x3b && lower.charCodeAt(q) === 0x3d) {
+    while (q < n && (value.charCodeAt(q) === 0x20 || value.charCodeAt(q) === 0x09)) q++;
+    if (p >= from && value.charCodeAt(p) === 0x3b && value.charCodeAt(q) === 0x3d) {
       q++;
-      while (q < lower.length && (lower.charCodeAt(q) === 0x20 || lower.charCodeAt(q) === 0x09)) q++;
+      while (q < n && (value.charCodeAt(q) === 0x20 || value.charCodeAt(q) === 0x09)) q++;
       let e = q;
-      while (e < lower.length && lower.charCodeAt(e) !== 0x3b && lower.charCodeAt(e) !== 0x20 && lower.charCodeAt(e) !== 0x2c) e++;
-      const tag = value.slice(from + q, from + e);
-      return tag.length > 0 ? tag : undefined;
+      while (e < n && value.charCodeAt(e) !== 0x3b && value.charCodeAt(e) !== 0x20 && value.charCodeAt(e) !== 0x2c) e++;
+      return e > q ? value.slice(q, e) : undefined;
     }
-    searchFrom = idx + 3;
+    idx += 2;
   }
+  return undefined;
 }

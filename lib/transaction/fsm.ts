@@ -60,8 +60,10 @@ export abstract class Transaction<S extends string> {
   #busy = false;
   #endNotified = false;
   #queue: TxEvent[] | undefined;
-  readonly #timers = new Map<TimerName, TimerHandle>();
-  readonly #deferred = new Set<TimerHandle>();
+  /** Running timers as name/handle pairs (a transaction has two or three at most: no Map). */
+  #timers: Array<TimerName | TimerHandle> | undefined;
+  /** Timers delivering synchronous send errors (rare: created on first use). */
+  #deferred: Set<TimerHandle> | undefined;
   protected readonly env: TxEnv;
   /** True when the transport does not need retransmissions (TCP). */
   readonly reliable: boolean;
@@ -125,11 +127,18 @@ export abstract class Transaction<S extends string> {
   protected enter(state: S, keep: readonly TimerName[] = []): void {
     if (this.terminated) return;
     this.#state = state;
-    for (const [name, h] of this.#timers) {
-      if (!keep.includes(name)) {
-        this.env.clock.clearTimer(h);
-        this.#timers.delete(name);
+    const t = this.#timers;
+    if (t !== undefined && t.length > 0) {
+      let w = 0;
+      for (let r = 0; r < t.length; r += 2) {
+        const name = t[r] as TimerName;
+        if (keep.includes(name)) {
+          t[w] = name;
+          t[w + 1] = t[r + 1]!;
+          w += 2;
+        } else this.env.clock.clearTimer(t[r + 1] as TimerHandle);
       }
+      t.length = w;
     }
     if (state === 'Terminated') {
       this.#clearAll();
@@ -140,10 +149,11 @@ export abstract class Transaction<S extends string> {
 
   /** Starts (or restarts) a timer; 0 ms fires right after the current event. */
   protected startTimer(name: TimerName, ms: number): void {
-    const old = this.#timers.get(name);
-    if (old !== undefined) {
-      this.env.clock.clearTimer(old);
-      this.#timers.delete(name);
+    const t = (this.#timers ??= []);
+    const at = t.indexOf(name);
+    if (at >= 0) {
+      this.env.clock.clearTimer(t[at + 1] as TimerHandle);
+      t.splice(at, 2);
     }
     const type = `timer:${name}` as const;
     if (ms <= 0) {
@@ -151,16 +161,21 @@ export abstract class Transaction<S extends string> {
       return;
     }
     const h = this.env.clock.setTimer(ms, () => {
-      if (this.#timers.get(name) !== h) return;
-      this.#timers.delete(name);
+      const tt = this.#timers;
+      const i = tt === undefined ? -1 : tt.indexOf(name);
+      if (i < 0 || tt![i + 1] !== h) return;
+      tt!.splice(i, 2);
       this.handle({ type });
     });
-    this.#timers.set(name, h);
+    t.push(name, h);
   }
 
   /** Names of running timers (tests and debugging). */
   get runningTimers(): TimerName[] {
-    return [...this.#timers.keys()];
+    const out: TimerName[] = [];
+    const t = this.#timers;
+    if (t !== undefined) for (let i = 0; i < t.length; i += 2) out.push(t[i] as TimerName);
+    return out;
   }
 
   /** Hands `msg` to the transport; its errors come back as a `transport-error` event, never synchronously. */
@@ -180,10 +195,10 @@ export abstract class Transaction<S extends string> {
 
   #defer(err: Error): void {
     const h = this.env.clock.setTimer(0, () => {
-      this.#deferred.delete(h);
+      this.#deferred?.delete(h);
       this.handle({ type: 'transport-error', err });
     });
-    this.#deferred.add(h);
+    (this.#deferred ??= new Set()).add(h);
   }
 
   /** Runs a TU callback; an exception is logged, never propagated into the layer or the clock. */
@@ -204,9 +219,14 @@ export abstract class Transaction<S extends string> {
   }
 
   #clearAll(): void {
-    for (const h of this.#timers.values()) this.env.clock.clearTimer(h);
-    this.#timers.clear();
-    for (const h of this.#deferred) this.env.clock.clearTimer(h);
-    this.#deferred.clear();
+    const t = this.#timers;
+    if (t !== undefined) {
+      for (let i = 1; i < t.length; i += 2) this.env.clock.clearTimer(t[i] as TimerHandle);
+      t.length = 0;
+    }
+    if (this.#deferred !== undefined) {
+      for (const h of this.#deferred) this.env.clock.clearTimer(h);
+      this.#deferred.clear();
+    }
   }
 }

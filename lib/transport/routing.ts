@@ -5,7 +5,7 @@
  */
 import type { SipRequest } from '../sip/message.js';
 import { bareHost } from '../sip/uri.js';
-import { formatVia, type Via } from '../sip/via.js';
+import { formatVia, stampViaText, viaParamText, type Via } from '../sip/via.js';
 import type { Destination, Flow } from './types.js';
 
 /**
@@ -29,7 +29,17 @@ export function stampedVia(v: Via, flow: Flow): Via | undefined {
  * other fields keep their raw bytes.
  */
 export function stampVia(req: SipRequest, flow: Flow): void {
-  const s = stampedVia(req.via, flow);
+  const v = req.via;
+  const text = viaParamText(v);
+  if (text !== undefined) {
+    const src = flow.remote.address;
+    const needRport = v.rport === null;
+    if (!needRport && bareHost(v.host) === src.toLowerCase()) return;
+    const st = stampViaText(v, text, src, needRport ? flow.remote.port : undefined);
+    req.replaceTopVia(st.text, st.via);
+    return;
+  }
+  const s = stampedVia(v, flow);
   if (s === undefined) return;
   req.shift('via');
   req.prepend('via', formatVia(s));
