@@ -408,7 +408,7 @@ class ProxyCall {
           b.noResponse = undefined;
           if (b.settled || b.provisional) return;
           b.tx?.cancel?.(); // sent only if a provisional response ever comes (§9.1)
-          this.#settle(b, createResponse(b.request, 408, { reason: 'Request Timeout (no response from the target)' }), false);
+          this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout (no response from the target)' }));
         });
       }
     }
@@ -426,7 +426,7 @@ class ProxyCall {
     } catch (err) {
       this.#live--;
       this.#o.log.warn({ err: (err as Error).message, target: b.target.label }, 'cannot send a proxied request');
-      this.#settle(b, createResponse(this.#req, 503, { reason: 'Service Unavailable' }), false);
+      this.#settle(b, createResponse(this.#req, 503, { reason: 'Service Unavailable' }));
       return;
     }
     if (this.#invite) this.#armTimerC(b);
@@ -439,7 +439,7 @@ class ProxyCall {
       if (b.settled) return;
       // §16.6 step 11 / §16.8: CANCEL after a provisional response, else act as on a 408.
       if (b.provisional) b.tx?.cancel?.();
-      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }));
     });
   }
 
@@ -480,11 +480,11 @@ class ProxyCall {
     if (b.settled) return;
     if (!received && s === 503) {
       // The layer's stand-in for a transport error (§8.1.3.1): say what happened.
-      this.#settle(b, withReason(res, 480, 'Temporarily Unavailable (cannot reach the target)'), true);
+      this.#settle(b, withReason(res, 480, 'Temporarily Unavailable (cannot reach the target)'));
       return;
     }
     if (s >= 600) this.#sixxx = true;
-    this.#settle(b, res, true);
+    this.#settle(b, res);
   }
 
   #onAnswer(b: Branch, res: SipResponse): void {
@@ -517,7 +517,7 @@ class ProxyCall {
   }
 
   /** A branch is over for this call (final response, Timer C, ring timeout or CANCEL). */
-  #settle(b: Branch, res: SipResponse, received: boolean): void {
+  #settle(b: Branch, res: SipResponse): void {
     if (b.settled) return;
     b.settled = true;
     this.#o.clock.clearTimer(b.timerC);
@@ -525,7 +525,6 @@ class ProxyCall {
     this.#o.clock.clearTimer(b.noResponse);
     b.noResponse = undefined;
     this.#responses.push(res);
-    void received;
     if (this.#sixxx) this.#cancelOthers(b, []);
     if (this.#branches.every((x) => x.settled)) this.#groupEnded();
   }
@@ -537,7 +536,7 @@ class ProxyCall {
     for (const b of this.#branches) {
       if (b.settled) continue;
       b.tx?.cancel?.();
-      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout (no answer)' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout (no answer)' }));
     }
   }
 
@@ -549,7 +548,7 @@ class ProxyCall {
     for (const b of this.#branches) {
       if (b.settled) continue;
       b.tx?.cancel?.();
-      if (!b.provisional) this.#settle(b, createResponse(this.#req, 487, { reason: 'Request Terminated' }), false);
+      if (!b.provisional) this.#settle(b, createResponse(this.#req, 487, { reason: 'Request Terminated' }));
     }
   }
 
@@ -610,7 +609,7 @@ class ProxyCall {
     b.noResponse = undefined;
     if (!b.settled) {
       // Terminated without a final response we saw (should not happen: the layer makes one up).
-      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }), false);
+      this.#settle(b, createResponse(this.#req, 408, { reason: 'Request Timeout' }));
     }
     this.#maybeDone();
   }

@@ -204,3 +204,27 @@ t.test('a final response that lost the caller\'s Via (a broken next hop) is not 
   t.same(finals[0]!.getAll('via'), inv.getAll('via'), 'with its own Via, built from its request');
   t.equal(finals[0]!.toTag, 'busy-tag', 'and the callee\'s To tag');
 });
+
+t.test('noResponseMs: a silent target counts as a 408 and the next group is asked; the last one gives the caller a 408 with its own Via', async (t) => {
+  const h = harness();
+  const outcomes: GroupOutcome[] = [];
+  h.group = () => ({ targets: [target(A, 'gw1')], noResponseMs: 4000 });
+  h.hooks = {
+    next: (o) => {
+      outcomes.push(o);
+      return o.attempt === 1 ? { targets: [target(B, 'gw2')], noResponseMs: 4000 } : undefined;
+    },
+  };
+  const inv = invite();
+  h.send(inv);
+  h.clock.advance(3999);
+  t.equal(outcomes.length, 0, 'not before the limit');
+  h.clock.advance(1);
+  t.equal(outcomes.length, 1);
+  t.equal(outcomes[0]!.best.status, 408);
+  t.equal(h.sentTo(B, 'INVITE').length, 1, 'the second gateway is tried');
+  h.clock.advance(4000);
+  const finals = h.responsesTo().filter((r) => r.status >= 200);
+  t.same(finals.map((r) => r.status), [408]);
+  t.same(finals[0]!.getAll('via'), inv.getAll('via'), 'built from the caller\'s request, not from a branch');
+});
