@@ -14,7 +14,7 @@
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { RateLimitedLog } from '../util/log.js';
-import { createResponse, statelessTag } from '../sip/build.js';
+import { createLocalResponse } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { formatNameAddr, parseNameAddr } from '../sip/name-addr.js';
 import { parseUri, unescapeUser } from '../sip/uri.js';
@@ -24,7 +24,7 @@ import { secretFor, type Authenticator } from '../registrar/register.js';
 import type { Binding, LocationService } from '../registrar/location.js';
 import { uriDestination, type Proxy } from '../proxy/proxy.js';
 import type { CallHandle, CallHooks, Target, TargetGroup } from '../proxy/types.js';
-import type { Client, Config } from '../config/types.js';
+import type { Client, Config, HostAddress } from '../config/types.js';
 import { peerByAddress, routeCall, shown, type Caller, type GatewayAttempt } from './numbers.js';
 import type { CallRecord, CallRecords } from './cdr.js';
 import { featureOutcome, FORWARD_NOT_SAVED, parseFeatureCode, type ForwardState } from './features.js';
@@ -208,7 +208,7 @@ export class CallRouter {
     const edit = diversion === undefined ? undefined : this.#diversionEdit(diversion);
     const h = client.host;
     const atHost = (): Target[] =>
-      h === undefined ? [] : [{ uri: `sip:${dialled}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: client.name }];
+      h === undefined ? [] : [{ uri: `sip:${dialled}@${h.hostport}`, dest: hostDest(h), label: client.name }];
     let targets: Target[];
     if (client.secret === undefined) targets = atHost(); // a static client: always at its host
     else {
@@ -265,7 +265,7 @@ export class CallRouter {
       out.set('p-asserted-identity', `<sip:${callerId}@${selfHost}>`);
     };
     return {
-      targets: [{ uri: `sip:${a.user}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: a.gateway.name, gateway: true, edit }],
+      targets: [{ uri: `sip:${a.user}@${h.hostport}`, dest: hostDest(h), label: a.gateway.name, gateway: true, edit }],
       // A gateway that does not even send 100 Trying is down: try the next one (DESIGN §4 "no answer").
       noResponseMs: GATEWAY_NO_RESPONSE_MS,
     };
@@ -365,7 +365,7 @@ export class CallRouter {
       this.#fail(req, stx, record, out.status, out.reason);
       return;
     }
-    const target: Target = { uri: `sip:${a.user}@${h.hostport}`, dest: { proto: 'udp', address: h.address, port: h.port }, label: a.gateway.name, gateway: true };
+    const target: Target = { uri: `sip:${a.user}@${h.hostport}`, dest: hostDest(h), label: a.gateway.name, gateway: true };
     this.#forward(req, stx, flow, { targets: [target] }, record, undefined);
   }
 
@@ -421,6 +421,11 @@ export class CallRouter {
   }
 
   #res(req: SipRequest, status: number, reason: string, headers: Array<[string, string]> = []): SipResponse {
-    return createResponse(req, status, { toTag: statelessTag(req), reason, headers: [...headers, ['Server', this.#o.serverName]] });
+    return createLocalResponse(req, status, this.#o.serverName, reason, headers);
   }
+}
+
+/** A static host (`host=` of a client, gateway or media gateway) as a next hop: UDP, as the original. */
+function hostDest(h: HostAddress): Destination {
+  return { proto: 'udp', address: h.address, port: h.port };
 }

@@ -5,7 +5,7 @@
  * itself is answered here; every other request gets a proper final response.
  */
 import type { Logger } from '../util/log.js';
-import { createResponse, statelessTag } from '../sip/build.js';
+import { createLocalResponse } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../transaction/layer.js';
@@ -124,10 +124,6 @@ export class Router implements TransactionUser {
   }
 
   #response(req: SipRequest, status: number, reason?: string, headers: Array<[string, string]> = []): SipResponse {
-    return createResponse(req, status, {
-      toTag: statelessTag(req),
-      ...(reason !== undefined ? { reason } : {}),
-      headers: [...headers, ['Server', this.#serverName]],
-    });
+    return createLocalResponse(req, status, this.#serverName, reason, headers);
   }
 }

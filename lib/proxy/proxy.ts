@@ -288,10 +288,7 @@ function sha1(s: string): string {
  * (whatever other hops put above it since).
  */
 function loopHash(req: SipRequest, viaIndex: number): string {
-  let v: string;
-  const first = viaIndex === 0 ? req.headers.find((h) => h.name === 'via')?.value : undefined;
-  if (first !== undefined && first.indexOf(',') < 0) v = first;
-  else v = req.getAll('via')[viaIndex] ?? '';
+  let v = (viaIndex === 0 ? req.firstOf('via') : req.getAll('via')[viaIndex]) ?? '';
   if (v.includes('received') || v.includes('rport=')) v = v.replace(/;(received|rport)=[^;]*/g, '');
   const pr = req.has('proxy-require') ? req.getAll('proxy-require').join(',') : '';
   return sha1(`${req.uri}\u0000${req.toTag ?? ''}\u0000${req.fromTag ?? ''}\u0000${req.callId}\u0000${req.cseq.seq}\u0000${v}\u0000${pr}`).slice(0, 10);

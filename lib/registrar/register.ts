@@ -14,7 +14,7 @@
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { RateLimitedLog } from '../util/log.js';
-import { createResponse, statelessTag } from '../sip/build.js';
+import { createLocalResponse, createResponse, statelessTag } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { NameAddr } from '../sip/name-addr.js';
 import { indexOutsideQuotes, unquote } from '../sip/split.js';
@@ -235,7 +235,7 @@ export class Registrar {
   }
 
   #res(req: SipRequest, status: number, reason: string): SipResponse {
-    return createResponse(req, status, { reason, toTag: statelessTag(req), headers: [['Server', this.#o.serverName]] });
+    return createLocalResponse(req, status, this.#o.serverName, reason);
   }
 }
 

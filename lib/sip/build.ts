@@ -91,6 +91,25 @@ export function createResponse(req: SipRequest, status: number, opts: ResponseOp
 }
 
 /**
+ * A final response sipd makes up itself (a challenge, a refusal, an answer to
+ * OPTIONS): the To tag derived from the request (`statelessTag`, so a
+ * retransmission gets the same tag), `headers`, then `Server: server`.
+ */
+export function createLocalResponse(
+  req: SipRequest,
+  status: number,
+  server: string,
+  reason?: string,
+  headers: ReadonlyArray<readonly [string, string]> = [],
+): SipResponse {
+  return createResponse(req, status, {
+    toTag: statelessTag(req),
+    ...(reason !== undefined ? { reason } : {}),
+    headers: [...headers, ['Server', server]],
+  });
+}
+
+/**
  * RFC 3261 §8.2.6.2: the fields a response copies from its request, in the
  * request's order — every Via, From, To, Call-ID, CSeq — with `toTag` added to
  * To when given.

@@ -69,16 +69,7 @@ class LazyVia implements Via {
   get params(): Params {
     if (this.#params === undefined) {
       const params: Params = new Map();
-      const v = this.#text;
-      let i = 0;
-      while (i < v.length) {
-        let j = v.indexOf(';', i + 1);
-        if (j < 0) j = v.length;
-        const eq = v.indexOf('=', i + 1);
-        const hasValue = eq >= 0 && eq < j;
-        params.set(lowerName(v.slice(i + 1, hasValue ? eq : j)), hasValue ? v.slice(eq + 1, j) : null);
-        i = j;
-      }
+      eachParam(this.#text, (name, value) => params.set(name, value));
       this.#params = params;
     }
     return this.#params;
@@ -195,6 +186,19 @@ export function ownVia(transport: string, host: string, port: number | undefined
   };
 }
 
+/** Each `;name[=value]` of a Via's parameter text, names lower-cased, in order (repeats included). */
+function eachParam(text: string, fn: (name: string, value: string | null) => void): void {
+  let i = 0;
+  while (i < text.length) {
+    let j = text.indexOf(';', i + 1);
+    if (j < 0) j = text.length;
+    const eq = text.indexOf('=', i + 1);
+    const hasValue = eq >= 0 && eq < j;
+    fn(lowerName(text.slice(i + 1, hasValue ? eq : j)), hasValue ? text.slice(eq + 1, j) : null);
+    i = j;
+  }
+}
+
 /**
  * RFC 3261 §18.2.1 / RFC 3581 §4 on a Via whose parameter text is known
  * ({@link viaParamText}): the element text and parsed Via with `received` set
@@ -205,22 +209,14 @@ export function stampViaText(v: Via, text: string, received: string, rport: numb
   // The parameters as a Map would hold them: lower-case names, first position, last value.
   const names: string[] = [];
   const values: Array<string | null> = [];
-  let i = 0;
-  while (i < text.length) {
-    let j = text.indexOf(';', i + 1);
-    if (j < 0) j = text.length;
-    const eq = text.indexOf('=', i + 1);
-    const hasValue = eq >= 0 && eq < j;
-    const name = lowerName(text.slice(i + 1, hasValue ? eq : j));
-    const val = hasValue ? text.slice(eq + 1, j) : null;
+  eachParam(text, (name, val) => {
     const at = names.indexOf(name);
     if (at >= 0) values[at] = val;
     else {
       names.push(name);
       values.push(val);
     }
-    i = j;
-  }
+  });
   const r = names.indexOf('received');
   if (r >= 0) values[r] = received;
   else {
