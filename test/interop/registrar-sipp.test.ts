@@ -44,7 +44,9 @@ t.test('SIPp REGISTER with [authentication] for 100 users over UDP and over TCP:
   t.equal(list.code, 0, list.stderr);
   t.match(list.stdout, /^CLIENT\s+NUMBERS\s+CONTACT\s+SOURCE\s+TRANSPORT\s+USER AGENT\s+EXPIRES IN/);
   t.match(list.stdout, /\n200 registrations\n$/, 'each AOR holds its UDP and its TCP contact');
-  t.equal((list.stdout.match(/ TCP /g) ?? []).length, 100, 'transport recorded per binding');
+  const tcpRows = (list.stdout.match(/ TCP /g) ?? []).length;
+  // (seen once at 99: the whole table goes into the message so the next failure can be read)
+  t.equal(tcpRows, 100, tcpRows === 100 ? 'transport recorded per binding' : `transport recorded per binding; the table was:\n${list.stdout}`);
   t.match(list.stdout, /u042\s+4955510042\s+sip:u042@127\.0\.0\.1:\d+;transport=(?:UDP|TCP)\s+127\.0\.0\.1:\d+\s+(?:UDP|TCP)\s+sipp-test\s+\d+ s/);
 });
 
