@@ -7,6 +7,8 @@
  *
  *   npm run bench                      parser + SIPp OPTIONS (REPEAT=1)
  *   npm run bench -- --parser          parser only
+ *   npm run bench -- --sipp            SIPp only (TESTS=…, as ../shared/bench/run.sh)
+ *   SIPD_NODE_FLAGS='--max-semi-space-size=4' npm run bench -- --sipp   node flags for sipd
  *   REPEAT=3 npm run bench             median of three rate searches
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,7 +23,7 @@ const HARNESS = path.resolve(ROOT, '../shared/bench/run.sh');
 
 async function main(): Promise<number> {
   process.stdout.write(`sipd bench on ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}\n`);
-  for (const r of parserBench()) {
+  for (const r of process.argv.includes('--sipp') ? [] : parserBench()) {
     process.stdout.write(`parser: ${r.name}: ${r.perSecond} msg/s (median of 5 rounds, ${r.min}–${r.max}; ${r.bytes} bytes)\n`);
   }
   if (process.argv.includes('--parser')) return 0;
@@ -42,7 +44,8 @@ async function main(): Promise<number> {
   // sipd wait (pino writes synchronously) — 100 ms stalls that look like sipd's latency.
   const logFile = path.join(dir, 'sipd.log');
   const logFd = fs.openSync(logFile, 'a');
-  const server = spawn('taskset', ['-c', '0', process.execPath, path.join(ROOT, 'bin/sipd'), '-b', `127.0.0.1:${port}`, '-s', dir], {
+  const nodeFlags = (process.env.SIPD_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const server = spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, path.join(ROOT, 'bin/sipd'), '-b', `127.0.0.1:${port}`, '-s', dir], {
     stdio: ['ignore', logFd, 'inherit'],
   });
   fs.closeSync(logFd);
@@ -52,16 +55,18 @@ async function main(): Promise<number> {
       const out = fs.readFileSync(logFile, 'utf8');
       if (out.includes('listening on udp and tcp')) {
         clearInterval(poll);
+        server.off('exit', early); // the SIGTERM at the end is not an early exit
         resolve();
       } else if (Date.now() - started > 30_000) {
         clearInterval(poll);
         reject(new Error(`sipd did not start within 30 s: ${out}`));
       }
     }, 100);
-    server.once('exit', (code) => {
+    const early = (code: number | null): void => {
       clearInterval(poll);
       reject(new Error(`sipd exited (${code}): ${fs.readFileSync(logFile, 'utf8')}`));
-    });
+    };
+    server.once('exit', early);
   });
   try {
     const tests = process.env.TESTS ?? 'options';

@@ -11,6 +11,7 @@
  * or closure per binding.
  */
 import type { BindingSource, LocationStore, StoredBinding } from '../store/types.js';
+import { detach } from '../util/strings.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -152,19 +153,6 @@ interface Slot {
   removed: boolean;
   /** Created or updated by this request already (exempt from the CSeq rule against itself). */
   touched: boolean;
-}
-
-/**
- * Copies `s` into a string of its own. Header values are slices of the whole
- * message text; V8 keeps the parent alive for a sliced string, so storing the
- * slice would keep ~1 KB of packet per binding. JSON round-tripping is exact
- * for every string.
- */
-function detach(s: string): string;
-function detach(s: string | undefined): string | undefined;
-function detach(s: string | undefined): string | undefined {
-  if (s === undefined || s.length < 13) return s; // V8 never slices below 13 characters
-  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** A copy without spare capacity: an array grown by `push` reserves ~17 slots (~150 bytes), one per AOR. */

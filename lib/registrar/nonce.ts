@@ -38,6 +38,7 @@
 import { createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { SipdError } from '../util/errors.js';
+import { detach } from '../util/strings.js';
 
 /** Outcome of {@link NonceService.check}. */
 export type NonceStatus = 'valid' | 'stale' | 'invalid';
@@ -205,7 +206,8 @@ export class NonceService implements NonceVerifier, NonceIssuer {
       const issued = decodeIssued(nonce);
       if (issued === undefined || issued < this.#floor || !this.#fresh(issued, now)) return false;
       if (this.#counts.size >= this.#maxTracked) this.#evictOldest();
-      this.#counts.set(nonce, { issued, max: n, window: 0 });
+      // a copy of its own: `nonce` is a slice of the request text, which would stay alive with it
+      this.#counts.set(detach(nonce), { issued, max: n, window: 0 });
       return true;
     }
     if (n > e.max) {

@@ -10,10 +10,11 @@
  */
 import { createResponse } from '../sip/build.js';
 import { SipResponse, type SipRequest } from '../sip/message.js';
-import type { Destination, Flow, Transport } from '../transport/types.js';
+import type { Destination, Flow, Proto, Transport } from '../transport/types.js';
 import { responseDestination } from '../transport/routing.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { detach } from '../util/strings.js';
 import { ClientInviteTransaction } from './client-invite.js';
 import { ClientNonInviteTransaction } from './client-non-invite.js';
 import { TransactionUsageError } from './errors.js';
@@ -55,14 +56,33 @@ export interface TransactionLayerOptions {
   compactAccepted?: boolean;
 }
 
-/** A non-INVITE server transaction in Completed, kept compact (see `compactCompleted`). */
-interface ParkedRecord {
-  readonly key: string;
-  /** undefined: absorb retransmissions silently (an INVITE answered with a 2xx). */
-  readonly response: SipResponse | undefined;
-  readonly dest: Destination;
-  readonly deadline: number;
+/**
+ * A non-INVITE server transaction in Completed, kept compact (see `compactCompleted`):
+ * one object holding the destination of a retransmitted response. About
+ * 150 bytes plus the response text; 10,000 REGISTERs in timer J take ~5 MB.
+ */
+class ParkedRecord {
+  constructor(
+    readonly key: string,
+    /** The final response as sent (latin1); undefined: absorb retransmissions silently (an INVITE answered with a 2xx). */
+    readonly bytes: string | undefined,
+    readonly status: number,
+    readonly proto: Proto,
+    readonly address: string,
+    readonly port: number,
+    readonly deadline: number,
+  ) {}
+
+  /** The response again, for a retransmitted request (rare: built on demand, not kept). */
+  response(): SipResponse | undefined {
+    if (this.bytes === undefined) return undefined;
+    const res = new SipResponse(this.status, '', [], EMPTY_BODY);
+    res.setSource(Buffer.from(this.bytes, 'latin1'));
+    return res;
+  }
 }
+
+const EMPTY_BODY = Buffer.alloc(0);
 
 type ClientTx = ClientInviteTransaction | ClientNonInviteTransaction;
 type ServerTx = ServerInviteTransaction | ServerNonInviteTransaction;
@@ -84,6 +104,7 @@ export class TransactionLayer {
   #parkedQueue: ParkedRecord[] = [];
   #parkedHead = 0;
   #parkTimer: TimerHandle | undefined;
+  #lastParkedAddress = '';
   #closed = false;
 
   constructor(opts: TransactionLayerOptions) {
@@ -197,7 +218,8 @@ export class TransactionLayer {
       if (rec !== undefined) {
         // A retransmission of a request answered already: the same response again (§17.2.2 Completed),
         // or nothing for an INVITE answered with a 2xx (RFC 6026 Accepted absorbs it).
-        if (rec.response !== undefined) this.#env.transport.send(rec.response, rec.dest);
+        const res = rec.response();
+        if (res !== undefined) this.#env.transport.send(res, { proto: rec.proto, address: rec.address, port: rec.port });
         return;
       }
     }
@@ -291,18 +313,21 @@ export class TransactionLayer {
    */
   #park(key: string, res: SipResponse | undefined, dest: Destination): void {
     if (this.#closed) return;
-    let frozen: SipResponse | undefined;
-    if (res !== undefined) {
-      // A response that serializes to exactly these bytes and holds nothing else of the message.
-      frozen = new SipResponse(res.status, res.reason, [], Buffer.alloc(0));
-      frozen.setSource(Buffer.from(res.serialize()));
-    }
-    const rec: ParkedRecord = {
-      key: Buffer.from(key, 'latin1').toString('latin1'), // a flat copy: the key must not keep the packet text alive
-      response: frozen,
-      dest: { proto: dest.proto, address: dest.address, port: dest.port },
-      deadline: this.#env.clock.now() + this.timers.J.unreliable,
-    };
+    // Nothing here may keep the packet alive: the key is copied, the response kept as its text
+    // (a Buffer copy would sit in a shared 8 KB pool slab, and a few live ones keep whole slabs),
+    // the address string shared with the previous record when it is the same (phones behind one NAT).
+    let address = dest.address;
+    if (address === this.#lastParkedAddress) address = this.#lastParkedAddress;
+    else this.#lastParkedAddress = address = detach(address);
+    const rec = new ParkedRecord(
+      detach(key),
+      res === undefined ? undefined : res.serialize().toString('latin1'),
+      res === undefined ? 0 : res.status,
+      dest.proto,
+      address,
+      dest.port,
+      Math.ceil(this.#env.clock.now() + this.timers.J.unreliable), // an integer: no boxed number per record
+    );
     this.#parked.set(rec.key, rec);
     this.#parkedQueue.push(rec);
     if (this.#parkTimer === undefined) this.#armParked();
