@@ -6,6 +6,7 @@
  * through sipd: the row is written without an end time).
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { detach } from '../util/strings.js';
 import type { Logger } from '../util/log.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { parseNameAddr } from '../sip/name-addr.js';
@@ -65,16 +66,17 @@ export class CallRecords {
       }
     }
     const cdr: CdrRecord = {
-      callId: req.callId,
+      // Strings of the request are slices of its text: copies keep 1 KB of INVITE from living as long as the call.
+      callId: detach(req.callId),
       caller: who.name,
-      dialled,
+      dialled: detach(dialled),
       status: 0,
       startedAt: this.#o.clock.wallNow(),
       sourceAddress: `${formatAddress(flow.remote)}/${flow.proto}`,
     };
-    if (callerNumber !== undefined) cdr.callerNumber = callerNumber;
+    if (callerNumber !== undefined) cdr.callerNumber = detach(callerNumber);
     if (who.accountcode !== '') cdr.accountcode = who.accountcode;
-    if (req.fromTag !== undefined) cdr.fromTag = req.fromTag;
+    if (req.fromTag !== undefined) cdr.fromTag = detach(req.fromTag);
     return { cdr, isCall: req.method === 'INVITE', written: false, timer: undefined };
   }
 
@@ -84,7 +86,7 @@ export class CallRecords {
     c.answeredAt = this.#o.clock.wallNow();
     c.destination = destinationOf(target);
     c.destinationAddress = destText(target.dest);
-    if (res.toTag !== undefined) c.toTag = res.toTag;
+    if (res.toTag !== undefined) c.toTag = detach(res.toTag);
     c.reason = withNotes('answered', rec);
     if (!rec.isCall) {
       this.#write(rec);
@@ -105,7 +107,7 @@ export class CallRecords {
     c.status = res.status;
     c.endedAt = this.#o.clock.wallNow();
     c.reason = withNotes(cancelled ? (rec.cancelledBy ?? 'cancelled by the caller') : res.reason, rec);
-    if (res.toTag !== undefined) c.toTag = res.toTag;
+    if (res.toTag !== undefined) c.toTag = detach(res.toTag);
     if (last !== undefined) {
       c.destination = destinationOf(last);
       c.destinationAddress = destText(last.dest);

@@ -17,6 +17,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Destination, Proto } from '../transport/types.js';
+import { detach } from '../util/strings.js';
 
 /** One side of a dialog: where its requests come from / where it is reached. */
 export interface FlowRef {
@@ -55,7 +56,7 @@ export class FlowTokens {
     const caller = parseFlow(flowText(route.caller));
     const callee = parseFlow(flowText(route.callee));
     if (caller !== undefined && callee !== undefined && !route.ftag.includes('|')) {
-      this.#remember(`${callId}\u0000${token}`, { ftag: route.ftag, caller, callee });
+      this.#remember(`${callId}\u0000${token}`, { ftag: detach(route.ftag), caller, callee });
     }
     return token;
   }

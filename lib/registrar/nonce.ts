@@ -4,13 +4,22 @@
  *
  * **Nonce format.** `base64url(v ‖ t ‖ r ‖ m)`, 27 bytes → exactly 36
  * characters from `[A-Za-z0-9_-]` (safe in a quoted-string and as a token):
- * - `v`: 1 byte format version (1);
+ * - `v`: 1 byte format version (2; version 1 is still accepted);
  * - `t`: 6 bytes issue time, wall-clock milliseconds, big-endian;
  * - `r`: 8 random bytes (uniqueness within a millisecond, unpredictability);
- * - `m`: the first 12 bytes (96 bits) of HMAC-SHA256(secret, v ‖ t ‖ r ‖ realm).
+ * - `m`: the first 12 bytes (96 bits) of SHA-256(secret ‖ v ‖ t ‖ r ‖ realm)
+ *   (version 1: of HMAC-SHA256(secret, v ‖ t ‖ r ‖ realm)).
+ *
+ * The version 2 MAC is a secret-prefix hash: with a fixed-length secret and
+ * body and the realm last, and only 96 of the 256 bits published, no length
+ * extension applies (an attacker lacks the hash state), and it costs one
+ * `crypto.hash` call (about 1 µs) instead of an HMAC object (about 2.5 µs and
+ * native handles for the garbage collector). Version 1 nonces, issued by
+ * sipd before this change, stay valid until they expire, so nothing breaks
+ * across an upgrade.
  *
  * Nothing is stored when a nonce is issued: {@link NonceService.check}
- * recomputes the MAC (one HMAC per check, compared with `timingSafeEqual`) and
+ * recomputes the MAC (one hash per check, compared with `timingSafeEqual`) and
  * reads the issue time from the nonce itself. The secret is injected; the
  * server keeps it in its database so nonces stay authentic across a restart.
  *
@@ -35,7 +44,8 @@
  * construction time: after a restart the history of older nonces is gone, so
  * their counts are refused the same way (fail closed, one extra round trip).
  */
-import { createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import * as cryptoNs from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { SipdError } from '../util/errors.js';
 import { detach } from '../util/strings.js';
@@ -78,7 +88,9 @@ export const DEFAULT_NONCE_LIFETIME_SEC = 300;
 /** Default cap of the nonce-count table. */
 export const DEFAULT_MAX_TRACKED = 100_000;
 
-const VERSION = 1;
+const VERSION = 2;
+/** The HMAC format of sipd before version 2; checked, never issued. */
+const VERSION_HMAC = 1;
 const BODY_BYTES = 15; // version 1 + time 6 + random 8
 const MAC_BYTES = 12;
 const TOTAL_BYTES = BODY_BYTES + MAC_BYTES; // 27 → 36 base64url characters
@@ -90,6 +102,9 @@ const WINDOW = 32;
 const SWEEP_PER_CALL = 32;
 const NONCE_RE = /^[A-Za-z0-9_-]{36}$/;
 const NC_RE = /^[0-9a-fA-F]{1,8}$/;
+
+/** `crypto.hash` (Node ≥ 20.12): one call, no Hash object. */
+const oneShot = (cryptoNs as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
 
 interface CountEntry {
   /** Issue time (ms) decoded from the nonce. */
@@ -116,6 +131,9 @@ export class NonceService implements NonceVerifier, NonceIssuer {
   readonly #pool = Buffer.allocUnsafe(RANDOM_BYTES * 512);
   #poolPos: number;
   readonly #body = Buffer.allocUnsafe(TOTAL_BYTES);
+  /** secret ‖ body ‖ realm, hashed in one call (version 2 MAC); the body is written in place. */
+  readonly #macInput: Buffer;
+  readonly #secretLength: number;
 
   /** @throws SipdError `SIPD_ERR_NONCE_OPTIONS` on a short secret or out-of-range numbers (programming errors, not network input). */
   constructor(opts: NonceServiceOptions) {
@@ -129,6 +147,8 @@ export class NonceService implements NonceVerifier, NonceIssuer {
     this.#key = createSecretKey(Buffer.from(opts.secret));
     this.#clock = opts.clock;
     this.#realm = Buffer.from(opts.realm ?? '', 'utf8');
+    this.#secretLength = opts.secret.byteLength;
+    this.#macInput = Buffer.concat([Buffer.from(opts.secret), Buffer.alloc(BODY_BYTES), this.#realm]);
     this.#maxTracked = maxTracked;
     this.#lifetimeMs = NonceService.#lifetimeToMs(opts.lifetimeSec ?? DEFAULT_NONCE_LIFETIME_SEC);
     this.#floor = opts.clock.wallNow();
@@ -182,8 +202,8 @@ export class NonceService implements NonceVerifier, NonceIssuer {
   check(nonce: string): NonceStatus {
     if (typeof nonce !== 'string' || nonce.length !== NONCE_LENGTH || !NONCE_RE.test(nonce)) return 'invalid';
     const b = Buffer.from(nonce, 'base64url');
-    if (b.length !== TOTAL_BYTES || b[0] !== VERSION) return 'invalid';
-    const mac = this.#mac(b.subarray(0, BODY_BYTES));
+    if (b.length !== TOTAL_BYTES || (b[0] !== VERSION && b[0] !== VERSION_HMAC)) return 'invalid';
+    const mac = b[0] === VERSION ? this.#mac(b.subarray(0, BODY_BYTES)) : this.#hmac(b.subarray(0, BODY_BYTES));
     if (!timingSafeEqual(mac.subarray(0, MAC_BYTES), b.subarray(BODY_BYTES))) return 'invalid';
     return this.#fresh(b.readUIntBE(1, 6), this.#clock.wallNow()) ? 'valid' : 'stale';
   }
@@ -228,7 +248,14 @@ export class NonceService implements NonceVerifier, NonceIssuer {
     return true;
   }
 
+  /** Version 2: SHA-256(secret ‖ body ‖ realm); the caller compares the first MAC_BYTES. */
   #mac(body: Buffer): Buffer {
+    body.copy(this.#macInput, this.#secretLength, 0, BODY_BYTES);
+    return oneShot !== undefined ? oneShot('sha256', this.#macInput, 'buffer') : createHash('sha256').update(this.#macInput).digest();
+  }
+
+  /** Version 1: HMAC-SHA256(secret, body ‖ realm). */
+  #hmac(body: Buffer): Buffer {
     return createHmac('sha256', this.#key).update(body).update(this.#realm).digest();
   }
 
@@ -267,6 +294,6 @@ function decodeIssued(nonce: string): number | undefined {
   if (typeof nonce !== 'string' || nonce.length !== NONCE_LENGTH || !NONCE_RE.test(nonce)) return undefined;
   // the first 8 characters are exactly the first 6 bytes: version + 5 bytes of time; decode 12 for 9 bytes
   const b = Buffer.from(nonce.slice(0, 12), 'base64url');
-  if (b.length !== 9 || b[0] !== VERSION) return undefined;
+  if (b.length !== 9 || (b[0] !== VERSION && b[0] !== VERSION_HMAC)) return undefined;
   return b.readUIntBE(1, 6);
 }

@@ -9,7 +9,7 @@
  * A timer that fires after its transaction ended, or after it was replaced, is
  * ignored.
  */
-import type { AnyMessage, SipResponse } from '../sip/message.js';
+import type { AnyMessage, SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, Flow, Transport } from '../transport/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -53,6 +53,15 @@ export interface TxEnv {
    * proxy forwards statelessly (RFC 3261 §17.1.1.2, §16.7 step 5 as before RFC 6026).
    */
   parkAccepted?(key: string, dest: Destination): void;
+  /**
+   * When set (`TransactionLayerOptions.compactAccepted`): an INVITE server
+   * transaction on an unreliable transport hands its Confirmed state (Timer I:
+   * absorbing the ACK and INVITE retransmissions after a non-2xx final, such as
+   * every call's 407 challenge) to the layer as a compact record and
+   * terminates. Returns false when the layer cannot (an RFC 2543 request,
+   * whose ACK cannot be matched by key alone): the transaction then stays.
+   */
+  parkConfirmed?(key: string, request: SipRequest, dest: Destination): boolean;
 }
 
 export abstract class Transaction<S extends string> {

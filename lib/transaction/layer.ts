@@ -51,7 +51,12 @@ export interface TransactionLayerOptions {
    * a server transaction's Timer L becomes a record that absorbs INVITE
    * retransmissions; a client transaction ends on its first 2xx and every later
    * 2xx goes to `tu.onStrayResponse`. For a proxy this frees a call's state
-   * right after its answer instead of 32 s later. Default false.
+   * right after its answer instead of 32 s later. Likewise the Confirmed state
+   * of an INVITE server transaction on UDP (after a non-2xx and its ACK, e.g.
+   * every call's 407) becomes a record that absorbs the ACK and INVITE
+   * retransmissions (`TxEnv.parkConfirmed`), for 64*T1 instead of T4: a
+   * longer absorption is harmless (the branch is unique) and every record
+   * shares one FIFO. Default false.
    */
   compactAccepted?: boolean;
 }
@@ -70,6 +75,8 @@ class ParkedRecord {
     readonly proto: Proto,
     readonly address: string,
     readonly port: number,
+    /** An INVITE answered with a non-2xx and ACKed (Confirmed): retransmitted ACKs are absorbed too. */
+    readonly absorbsAck: boolean,
     readonly deadline: number,
   ) {}
 
@@ -118,8 +125,17 @@ export class TransactionLayer {
       timers: this.timers,
       log: this.#log,
       removed: (tx: Transaction<string>) => this.#removed(tx),
-      ...(opts.compactCompleted === true ? { park: (key: string, res: SipResponse, dest: Destination) => this.#park(key, res, dest) } : {}),
-      ...(opts.compactAccepted === true ? { parkAccepted: (key: string, dest: Destination) => this.#park(key, undefined, dest) } : {}),
+      ...(opts.compactCompleted === true ? { park: (key: string, res: SipResponse, dest: Destination) => this.#park(key, res, dest, false) } : {}),
+      ...(opts.compactAccepted === true
+        ? {
+            parkAccepted: (key: string, dest: Destination) => this.#park(key, undefined, dest, false),
+            parkConfirmed: (key: string, req: SipRequest, dest: Destination) => {
+              if (!isRfc3261Branch(req.via.branch)) return false;
+              this.#park(key, undefined, dest, true);
+              return true;
+            },
+          }
+        : {}),
     });
   }
 
@@ -257,6 +273,10 @@ export class TransactionLayer {
 
   /** §17.2.3: an ACK matching an INVITE server transaction with a non-2xx final is absorbed; any other ACK goes to the TU. */
   #onAck(ack: SipRequest, flow: Flow): void {
+    if (this.#parked.size > 0) {
+      const key = serverKey(ack, matchMethod('INVITE'));
+      if (key !== undefined && this.#parked.get(key)?.absorbsAck === true) return; // §17.2.1 Confirmed
+    }
     const stx = this.#findServer(ack, 'INVITE');
     if (stx !== undefined && (stx.state === 'Completed' || stx.state === 'Confirmed')) {
       stx.handle({ type: 'rx-msg', msg: ack, flow });
@@ -311,7 +331,7 @@ export class TransactionLayer {
    * server transaction in Accepted (timer L, `res` undefined), as a compact
    * record. Both timers are 64*T1, so one FIFO keeps them in deadline order.
    */
-  #park(key: string, res: SipResponse | undefined, dest: Destination): void {
+  #park(key: string, res: SipResponse | undefined, dest: Destination, absorbsAck: boolean): void {
     if (this.#closed) return;
     // Nothing here may keep the packet alive: the key is copied, the response kept as its text
     // (a Buffer copy would sit in a shared 8 KB pool slab, and a few live ones keep whole slabs),
@@ -326,6 +346,7 @@ export class TransactionLayer {
       dest.proto,
       address,
       dest.port,
+      absorbsAck,
       Math.ceil(this.#env.clock.now() + this.timers.J.unreliable), // an integer: no boxed number per record
     );
     this.#parked.set(rec.key, rec);

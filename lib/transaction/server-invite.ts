@@ -71,6 +71,10 @@ export class ServerInviteTransaction extends ServerTransactionBase<ServerInviteS
         if (!req.isRequest) return;
         if (req.method === 'ACK') {
           if (this.state === 'Completed') {
+            if (!this.reliable && this.env.parkConfirmed?.(this.key, this.request, this.dest) === true) {
+              this.enter('Terminated');
+              return;
+            }
             this.enter('Confirmed');
             this.startTimer('I', timerFor(this.env.timers.I, this.reliable));
           }

@@ -4,7 +4,7 @@
  * the replay window, bounded memory and the history floor after a restart.
  */
 import t from 'tap';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { NonceService, NONCE_LENGTH, MIN_SECRET_BYTES } from '../../../lib/registrar/nonce.js';
 import { SipdError } from '../../../lib/util/errors.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -36,11 +36,33 @@ t.test('format: 36 base64url characters, unique, time inside', async (t) => {
   t.equal(seen.size, 2000, 'all distinct even within one millisecond');
   const b = Buffer.from(nonces.issue(), 'base64url');
   t.equal(b.length, 27);
-  t.equal(b[0], 1, 'version');
+  t.equal(b[0], 2, 'version');
   t.equal(b.readUIntBE(1, 6), clock.wallNow(), 'issue time in ms');
-  // MAC = first 12 bytes of HMAC-SHA256(secret, body ‖ realm), recomputed independently
-  const mac = createHmac('sha256', SECRET).update(b.subarray(0, 15)).digest().subarray(0, 12);
+  // MAC = first 12 bytes of SHA-256(secret ‖ body ‖ realm), recomputed independently
+  const mac = createHash('sha256').update(SECRET).update(b.subarray(0, 15)).digest().subarray(0, 12);
   t.same(b.subarray(15), mac);
+});
+
+t.test('version 1 nonces (HMAC, issued before the upgrade) stay valid until they expire', async (t) => {
+  const { clock, nonces } = service({ realm: 'office.example', lifetimeSec: 300 });
+  const v1 = Buffer.alloc(27);
+  v1[0] = 1;
+  v1.writeUIntBE(clock.wallNow(), 1, 6);
+  Buffer.alloc(8, 0x5a).copy(v1, 7);
+  createHmac('sha256', SECRET).update(v1.subarray(0, 15)).update('office.example').digest().copy(v1, 15, 0, 12);
+  const n = v1.toString('base64url');
+  t.equal(nonces.check(n), 'valid');
+  t.ok(nonces.checkCount(n, '00000001'), 'its counts are tracked like any other');
+  t.notOk(nonces.checkCount(n, '00000001'), 'and replays refused');
+  // a version 1 nonce with a version 2 MAC, and the other way round, are forgeries
+  const crossed = Buffer.from(v1);
+  createHash('sha256').update(SECRET).update(v1.subarray(0, 15)).update('office.example').digest().copy(crossed, 15, 0, 12);
+  t.equal(nonces.check(crossed.toString('base64url')), 'invalid', 'v1 with the v2 MAC');
+  const v2 = Buffer.from(nonces.issue(), 'base64url');
+  createHmac('sha256', SECRET).update(v2.subarray(0, 15)).update('office.example').digest().copy(v2, 15, 0, 12);
+  t.equal(nonces.check(v2.toString('base64url')), 'invalid', 'v2 with the v1 MAC');
+  clock.advance(300_001);
+  t.equal(nonces.check(n), 'stale', 'and expire like the others');
 });
 
 t.test('valid while fresh, stale after the lifetime (fake clock)', async (t) => {
@@ -117,7 +139,7 @@ t.test('forged, truncated and garbage nonces are invalid, never throw', async (t
   t.equal(nonces.check(moved.toString('base64url')), 'invalid');
   // a MAC made with another key
   const other = Buffer.from(b);
-  createHmac('sha256', Buffer.alloc(32, 9)).update(b.subarray(0, 15)).digest().copy(other, 15, 0, 12);
+  createHash('sha256').update(Buffer.alloc(32, 9)).update(b.subarray(0, 15)).digest().copy(other, 15, 0, 12);
   t.equal(nonces.check(other.toString('base64url')), 'invalid');
 
   const garbage: unknown[] = [
@@ -128,11 +150,13 @@ t.test('forged, truncated and garbage nonces are invalid, never throw', async (t
     'é'.repeat(36), undefined, null, 42, {},
   ];
   for (const g of garbage) t.equal(nonces.check(g as string), 'invalid', JSON.stringify(g));
-  // a version byte other than 1 with a MAC that would be right for it
-  const v2 = Buffer.from(b);
-  v2[0] = 2;
-  createHmac('sha256', SECRET).update(v2.subarray(0, 15)).digest().copy(v2, 15, 0, 12);
-  t.equal(nonces.check(v2.toString('base64url')), 'invalid', 'unknown version');
+  // a version byte other than 1 and 2 with a MAC that would be right for either format
+  for (const mk of [(x: Buffer) => createHash('sha256').update(SECRET).update(x).digest(), (x: Buffer) => createHmac('sha256', SECRET).update(x).digest()]) {
+    const v3 = Buffer.from(b);
+    v3[0] = 3;
+    mk(v3.subarray(0, 15)).copy(v3, 15, 0, 12);
+    t.equal(nonces.check(v3.toString('base64url')), 'invalid', 'unknown version');
+  }
 });
 
 t.test('nonce-count: increasing accepted, replay refused', async (t) => {

@@ -7,7 +7,7 @@ import { createResponse } from '../../../lib/sip/build.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { MemoryTransport, testFlow } from '../../helpers/memory-transport.js';
 import type { SipResponse } from '../../../lib/sip/message.js';
-import { RecordingHandler, RecordingTu, UDP_DEST, ackFor2xx, request, response } from './support.js';
+import { RecordingHandler, RecordingTu, UDP_DEST, ackFor2xx, ackForNon2xx, request, response } from './support.js';
 
 function setup() {
   const clock = new FakeClock();
@@ -88,6 +88,44 @@ t.test('compactAccepted: a 2xx ends the INVITE server transaction; a record abso
   clock.advance(64 * 500);
   t.same(layer.size, { client: 0, server: 0 }, 'gone after timer L (64*T1)');
   t.equal(clock.pending(), 0, 'no timer left');
+});
+
+t.test('compactAccepted: after a non-2xx and its ACK (such as the 407 of every call), a record absorbs ACK and INVITE retransmissions', async (t) => {
+  const clock = new FakeClock();
+  const transport = new MemoryTransport();
+  const tu = new RecordingTu();
+  tu.onReq = (req, stx) => {
+    if (req.method === 'INVITE') stx?.respond(createResponse(req, 407, { toTag: 'proxy' }));
+  };
+  const layer = new TransactionLayer({ transport, clock, tu, compactAccepted: true });
+  const invite = request({ method: 'INVITE', proto: 'udp' });
+  layer.receive(invite, testFlow('udp'));
+  const stx = tu.requests[0]!.stx!;
+  t.equal(stx.state, 'Completed', 'waits for the ACK as usual (Timer G retransmits the 407)');
+  const challenge = transport.sent.find((s) => !s.msg.isRequest && s.msg.status === 407)!.msg as SipResponse;
+  const ack = ackForNon2xx(invite, challenge);
+  layer.receive(ack, testFlow('udp'));
+  t.equal(stx.state, 'Terminated', 'no live Confirmed state');
+  t.same(layer.size, { client: 0, server: 1 }, 'a compact record stands in for it');
+  const sent = transport.sent.length;
+  layer.receive(ack, testFlow('udp'));
+  layer.receive(invite, testFlow('udp'));
+  t.equal(tu.requests.length, 1, 'neither the retransmitted ACK nor the INVITE reaches the TU');
+  t.equal(transport.sent.length, sent, 'and nothing is sent (the 407 is not repeated after the ACK)');
+  clock.advance(1000);
+  t.equal(transport.sent.length, sent, 'no Timer G after the ACK');
+  clock.advance(64 * 500);
+  t.same(layer.size, { client: 0, server: 0 }, 'gone after 64*T1');
+  t.equal(clock.pending(), 0, 'no timer left');
+  // RFC 2543 (no magic cookie): its ACK cannot be matched by key alone, so the FSM keeps Confirmed
+  const old = request({ method: 'INVITE', proto: 'udp', branch: null });
+  layer.receive(old, testFlow('udp'));
+  const oldStx = tu.requests.at(-1)!.stx!;
+  const oldChallenge = transport.sent.filter((s) => !s.msg.isRequest && s.msg.status === 407).at(-1)!.msg as SipResponse;
+  layer.receive(ackForNon2xx(old, oldChallenge), testFlow('udp'));
+  t.equal(oldStx.state, 'Confirmed', 'an RFC 2543 transaction stays in Confirmed');
+  clock.advance(5000);
+  t.equal(oldStx.state, 'Terminated', 'until Timer I (T4)');
 });
 
 t.test('compactAccepted: an INVITE client transaction ends on its first 2xx; later 2xx are stray responses for the TU', async (t) => {
