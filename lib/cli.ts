@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger, type Logger } from './util/log.js';
-import { prettyLogStream } from './util/pretty-log.js';
+import { LineSink, prettyLogStream } from './util/pretty-log.js';
 import { messageIn, messageOut, type TraceEvent } from './transport/trace.js';
 import { parseHostPort } from './transport/address.js';
 import { CONFIG_FILE, DB_FILE, SipdServer, hostName, openReadOnly } from './server.js';
@@ -534,8 +534,14 @@ async function runServer(
   io: CliIo,
 ): Promise<number> {
   const level = o.debug ? 'debug' : 'info';
-  const log: Logger = createLogger({ level, destination: o.logJson ? io.stdout : prettyLogStream(io.stdout) });
-  const unsubscribe = o.debug ? subscribeTrace(io.stdout) : () => {};
+  // One sink for the log and the -d trace, so their lines stay in order.
+  const sink = new LineSink(io.stdout);
+  const log: Logger = createLogger({ level, destination: o.logJson ? sink : prettyLogStream(sink) });
+  const unsubscribeTrace = o.debug ? subscribeTrace(sink) : () => {};
+  const unsubscribe = () => {
+    unsubscribeTrace();
+    sink.close();
+  };
   // Signals are caught before the server starts: a SIGHUP or SIGTERM that
   // arrives during start-up is acted on once it is up, never fatal.
   let server: SipdServer | undefined;
@@ -597,7 +603,7 @@ async function runServer(
 }
 
 /** `-d`: every SIP message in and out, with time, direction, transport and peer, readable. */
-function subscribeTrace(out: NodeJS.WritableStream): () => void {
+function subscribeTrace(out: { write(text: string): unknown }): () => void {
   const print = (ev: unknown) => {
     const e = ev as TraceEvent;
     const arrow = e.direction === 'in' ? `${e.remote} -> ${e.local}` : `${e.local} -> ${e.remote}`;

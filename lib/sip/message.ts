@@ -52,7 +52,9 @@ export abstract class SipMessage {
   #sourceHeaders: HeaderField[] | undefined;
   #sourceCount = 0;
   #sourceBody: Buffer | undefined;
-  #sourceLine: string | undefined;
+  /** The start line's two variable parts when the source was set (method and URI, or status and reason). */
+  #sourceA: string | number | undefined;
+  #sourceB: string | undefined;
 
   constructor(headers: HeaderField[], body: Buffer) {
     this.headers = headers;
@@ -260,8 +262,14 @@ export abstract class SipMessage {
     this.#sourceHeaders = this.headers;
     this.#sourceCount = this.headers.length;
     this.#sourceBody = this.body;
-    this.#sourceLine = this.startLine();
+    this.#sourceA = this.lineA();
+    this.#sourceB = this.lineB();
   }
+
+  /** Method or status: with {@link lineB}, what the start line is made of (compared without building it). */
+  protected abstract lineA(): string | number;
+  /** Request-URI or reason phrase. */
+  protected abstract lineB(): string;
 
   #changed(n: string): void {
     this.#source = undefined;
@@ -335,9 +343,10 @@ export abstract class SipMessage {
       this.headers === this.#sourceHeaders &&
       this.headers.length === this.#sourceCount &&
       this.body === this.#sourceBody &&
-      this.startLine() === this.#sourceLine
+      this.lineA() === this.#sourceA &&
+      this.lineB() === this.#sourceB
     ) {
-      return src; // untouched since parsing: the bytes as received
+      return src; // untouched since parsing (or since the last serialize): the same bytes
     }
     let head = this.startLine() + '\r\n';
     let sawLength = false;
@@ -354,11 +363,16 @@ export abstract class SipMessage {
     }
     if (!sawLength) head += `Content-Length: ${bodyLen}\r\n`;
     head += '\r\n';
-    if (bodyLen === 0) return Buffer.from(head, 'latin1');
-    const hb = Buffer.allocUnsafe(head.length + bodyLen);
-    hb.write(head, 0, 'latin1');
-    this.body.copy(hb, head.length);
-    return hb;
+    let out: Buffer;
+    if (bodyLen === 0) out = Buffer.from(head, 'latin1');
+    else {
+      out = Buffer.allocUnsafe(head.length + bodyLen);
+      out.write(head, 0, 'latin1');
+      this.body.copy(out, head.length);
+    }
+    // Kept until the next change: a response sent and then parked, or retransmitted, is written once.
+    this.setSource(out);
+    return out;
   }
 
   toString(): string {
@@ -386,6 +400,14 @@ export class SipRequest extends SipMessage {
 
   startLine(): string {
     return `${this.method} ${this.uri} SIP/2.0`;
+  }
+
+  protected lineA(): string {
+    return this.method;
+  }
+
+  protected lineB(): string {
+    return this.uri;
   }
 
   /**
@@ -445,6 +467,14 @@ export class SipResponse extends SipMessage {
 
   startLine(): string {
     return `SIP/2.0 ${this.status} ${this.reason}`;
+  }
+
+  protected lineA(): number {
+    return this.status;
+  }
+
+  protected lineB(): string {
+    return this.reason;
   }
 }
 

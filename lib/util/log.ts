@@ -3,11 +3,11 @@
  * `createLogger` is called once, in the CLI/server wiring. `silentLogger` is for
  * tests and library use.
  */
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 
-export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   const level = opts.level ?? 'info';
   if (opts.destination) return pino({ level, base: undefined }, opts.destination);
   return pino({ level, base: undefined });
