@@ -75,6 +75,21 @@ export class CallRouter {
     this.#rate = new RateLimitedLog(() => opts.clock.now(), 60_000);
   }
 
+  /**
+   * The 407 for a new call that carries no credentials, from a source that is
+   * not a gateway or static host: the same response `initial` would give,
+   * sent statelessly (the router's `statelessResponse`). Undefined for
+   * anything else, which then goes through `initial` with a transaction.
+   */
+  statelessChallenge(req: SipRequest, flow: Flow): SipResponse | undefined {
+    const o = this.#o;
+    if (req.get('proxy-authorization') !== undefined) return undefined;
+    const cfg = o.config();
+    if (peerByAddress(cfg, flow.remote.address, flow.remote.port) !== undefined) return undefined;
+    if (o.proxy.validate(req) !== undefined || o.proxy.routeInDialog(req).kind !== 'none') return undefined;
+    return this.#challenge(req, false);
+  }
+
   /** An INVITE or MESSAGE outside a dialog. */
   initial(req: SipRequest, stx: ServerTransaction, flow: Flow): void {
     const o = this.#o;
@@ -192,8 +207,7 @@ export class CallRouter {
       if (result.present && this.#rate.allow(`auth:${src}`) >= 0) {
         this.#o.log.info({ peer: formatAddress(flow.remote), method: req.method }, 'call not authenticated; challenged again');
       }
-      const headers: Array<[string, string]> = this.#o.auth.challenge(result.stale).map((v) => ['Proxy-Authenticate', v]);
-      stx.respond(this.#res(req, 407, 'Proxy Authentication Required', headers));
+      stx.respond(this.#challenge(req, result.stale));
       return undefined;
     }
     const client = cfg.clients.get(result.username)!;
@@ -418,6 +432,11 @@ export class CallRouter {
   #stamp(res: SipResponse): SipResponse {
     res.append('Server', this.#o.serverName);
     return res;
+  }
+
+  #challenge(req: SipRequest, stale: boolean): SipResponse {
+    const headers: Array<[string, string]> = this.#o.auth.challenge(stale).map((v) => ['Proxy-Authenticate', v]);
+    return this.#res(req, 407, 'Proxy Authentication Required', headers);
   }
 
   #res(req: SipRequest, status: number, reason: string, headers: Array<[string, string]> = []): SipResponse {

@@ -5,7 +5,7 @@
  * itself is answered here; every other request gets a proper final response.
  */
 import type { Logger } from '../util/log.js';
-import { createLocalResponse } from '../sip/build.js';
+import { createLocalResponse, statelessTag } from '../sip/build.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../transaction/layer.js';
@@ -45,8 +45,11 @@ export class Router implements TransactionUser {
 
   onRequest(req: SipRequest, stx: ServerTransaction | undefined, flow: Flow): void {
     if (stx === undefined) {
+      if (req.method !== 'ACK') return;
+      // The ACK for a challenge sipd answered statelessly (statelessResponse): its To tag is sipd's own.
+      if (req.toTag !== undefined && req.toTag === statelessTag(req)) return;
       // An ACK for a 2xx (RFC 3261 §17.2.3, §16.11): relayed along the dialog's route.
-      if (req.method === 'ACK') this.#calls.inDialog(req, undefined, flow);
+      this.#calls.inDialog(req, undefined, flow);
       return;
     }
     if (req.toTag !== undefined && req.method !== 'REGISTER' && req.method !== 'CANCEL') {
@@ -87,12 +90,22 @@ export class Router implements TransactionUser {
 
   /**
    * Answers without a transaction (RFC 3261 §8.2.7) what needs no state: OPTIONS
-   * to sipd itself, and REGISTERs without credentials (the 401 challenge).
+   * to sipd itself, REGISTERs without credentials (the 401 challenge) and new
+   * calls without credentials from anyone but a gateway or static host (the
+   * 407 challenge that starts nearly every call: no 100 Trying, no transaction).
    */
-  statelessResponse(req: SipRequest, _flow: Flow): SipResponse | undefined {
-    if (req.method === 'OPTIONS') return this.#optionsResponse(req);
-    if (req.method === 'REGISTER') return this.#registrar.statelessResponse(req);
-    return undefined;
+  statelessResponse(req: SipRequest, flow: Flow): SipResponse | undefined {
+    switch (req.method) {
+      case 'OPTIONS':
+        return this.#optionsResponse(req);
+      case 'REGISTER':
+        return this.#registrar.statelessResponse(req);
+      case 'INVITE':
+      case 'MESSAGE':
+        return req.toTag === undefined ? this.#calls.statelessChallenge(req, flow) : undefined;
+      default:
+        return undefined;
+    }
   }
 
   onStrayResponse(res: SipResponse, flow: Flow): void {

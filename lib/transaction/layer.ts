@@ -239,7 +239,7 @@ export class TransactionLayer {
         return;
       }
     }
-    if (this.#tu.statelessResponse !== undefined && req.method !== 'CANCEL' && req.method !== 'INVITE') {
+    if (this.#tu.statelessResponse !== undefined && req.method !== 'CANCEL') {
       let res: SipResponse | undefined;
       try {
         res = this.#tu.statelessResponse(req, flow);

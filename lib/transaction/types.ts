@@ -26,7 +26,10 @@ export interface TransactionUser {
    * statelessly and create no transaction (OPTIONS keep-alives, digest
    * challenges to unauthenticated requests — idempotent answers, so a
    * retransmitted request just gets the same kind of answer again), or
-   * undefined to go on with a server transaction and `onRequest`.
+   * undefined to go on with a server transaction and `onRequest`. Asked for
+   * INVITE too: a final response made at once needs no 100 Trying (§17.2.1);
+   * the ACK for it then reaches `onRequest` without a transaction, and the TU
+   * must absorb it (its To tag is the response's).
    */
   statelessResponse?(req: SipRequest, flow: Flow): SipResponse | undefined;
 }

@@ -68,7 +68,7 @@ t.test('a retransmitted request is absorbed: the same response again, not a new 
   t.equal(second, first, 'byte-identical response (same To tag)');
 });
 
-t.test('unknown methods get a final 501 with Allow; BYE outside a dialog 481; INVITE gets 100 then 407 and the ACK stops retransmission', async (t) => {
+t.test('unknown methods get a final 501 with Allow; BYE outside a dialog 481', async (t) => {
   const s = await server(t);
   const p = await peer(t);
   p.send(request({ port: p.port, method: 'FOO' }), s.address.port);
@@ -78,13 +78,21 @@ t.test('unknown methods get a final 501 with Allow; BYE outside a dialog 481; IN
   t.match(r.get('allow'), /INVITE/);
   p.send(request({ port: p.port, method: 'BYE' }), s.address.port);
   t.equal(res(await p.nth(2)).status, 481, 'BYE without a To tag matches no call');
+});
+
+t.test('an INVITE without credentials gets a stateless 407 and its ACK is absorbed; with credentials it gets a transaction', async (t) => {
+  const s = await server(t);
+  const p = await peer(t);
   const inv = request({ port: p.port, method: 'INVITE', uri: 'sip:1001@127.0.0.1' });
   p.send(inv, s.address.port);
-  const trying = res(await p.nth(3));
-  t.equal(trying.status, 100);
-  const fin = res(await p.nth(4));
-  t.equal(fin.status, 407, 'an unknown caller is challenged');
+  const fin = res(await p.nth(1));
+  t.equal(fin.status, 407, 'an unknown caller is challenged at once: no 100 Trying (RFC 3261 §17.2.1)');
   t.match(fin.get('proxy-authenticate'), /^Digest /);
+  t.same(s.transactionCount, { client: 0, server: 0 }, 'statelessly (RFC 3261 §8.2.7): no transaction');
+  p.send(inv, s.address.port);
+  const again = res(await p.nth(2));
+  t.equal(again.status, 407, 'a retransmitted INVITE is challenged again');
+  t.equal(again.toTag, fin.toTag, 'with the same To tag');
   const m = parseMessage(Buffer.from(inv, 'latin1'));
   const ack = [
     'ACK sip:1001@127.0.0.1 SIP/2.0',
@@ -99,7 +107,18 @@ t.test('unknown methods get a final 501 with Allow; BYE outside a dialog 481; IN
     '',
   ].join('\r\n');
   p.send(ack, s.address.port);
-  t.equal(await p.quiet(300), 0, 'no retransmission of the 407 after the ACK (timer G stopped)');
+  t.equal(await p.quiet(300), 0, 'the ACK is absorbed: nothing comes back, nothing is relayed, no 407 retransmission');
+  t.same(s.transactionCount, { client: 0, server: 0 });
+  // With credentials (here wrong ones) the INVITE gets a transaction: 100 Trying, then the 407, retransmitted until the ACK.
+  const withCreds = request({ port: p.port, method: 'INVITE', uri: 'sip:1001@127.0.0.1' }).replace(
+    'Content-Length: 0',
+    'Proxy-Authorization: Digest username="nobody", realm="x", nonce="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", uri="sip:1001@127.0.0.1", response="00000000000000000000000000000000"\r\nContent-Length: 0',
+  );
+  p.send(withCreds, s.address.port);
+  t.equal(res(await p.nth(3)).status, 100);
+  const challenged = res(await p.nth(4));
+  t.equal(challenged.status, 407, 'wrong credentials: challenged again');
+  t.equal(res(await p.nth(5)).status, 407, 'retransmitted by timer G until the ACK (a transaction holds it)');
 });
 
 t.test('malformed requests with a usable Via get 400 naming the problem; garbage is dropped', async (t) => {
