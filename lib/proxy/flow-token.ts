@@ -18,6 +18,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Destination, Proto } from '../transport/types.js';
 import { detach } from '../util/strings.js';
+import { KeyFifo } from '../util/fifo.js';
 
 /** One side of a dialog: where its requests come from / where it is reached. */
 export interface FlowRef {
@@ -42,6 +43,8 @@ const CACHE_SIZE = 8192;
 export class FlowTokens {
   readonly #key: Buffer;
   readonly #cache = new Map<string, DialogRoute>();
+  /** The cache's keys, oldest first (see KeyFifo: a Map's own iterator is slow at evicting). */
+  readonly #order = new KeyFifo<string>();
 
   constructor(secret: Uint8Array) {
     if (secret.length < 16) throw new RangeError('the flow-token secret needs at least 16 bytes');
@@ -81,7 +84,10 @@ export class FlowTokens {
   }
 
   #remember(key: string, route: DialogRoute): void {
-    if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+    if (!this.#cache.has(key)) {
+      if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#order.shift()!);
+      this.#order.push(key);
+    }
     this.#cache.set(key, route);
   }
 

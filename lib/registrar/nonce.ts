@@ -35,7 +35,7 @@
  *
  * **Bounded memory, no timers.** Entries exist only for nonces that were used
  * with `qop=auth`. Expired entries (their nonce is stale anyway) are dropped
- * lazily from the front of the insertion-ordered map on each
+ * lazily from the front of the insertion order on each
  * `checkCount`, keyed on the injected clock. A hard cap (default 100,000)
  * evicts the oldest entry; its nonce's history is then lost, so the service
  * raises a floor: an untracked nonce issued before the floor is refused
@@ -49,6 +49,7 @@ import { createHash, createHmac, createSecretKey, randomFillSync, timingSafeEqua
 import type { Clock } from '../util/clock.js';
 import { SipdError } from '../util/errors.js';
 import { detach } from '../util/strings.js';
+import { KeyFifo } from '../util/fifo.js';
 
 /** Outcome of {@link NonceService.check}. */
 export type NonceStatus = 'valid' | 'stale' | 'invalid';
@@ -126,6 +127,8 @@ export class NonceService implements NonceVerifier, NonceIssuer {
   readonly #maxTracked: number;
   #lifetimeMs: number;
   readonly #counts = new Map<string, CountEntry>();
+  /** The keys of `#counts` in insertion order: sweeping and eviction take the oldest in O(1). */
+  readonly #order = new KeyFifo<string>();
   /** Untracked nonces issued before this wall time (ms) have no history: their counts are refused. */
   #floor: number;
   readonly #pool = Buffer.allocUnsafe(RANDOM_BYTES * 512);
@@ -227,7 +230,9 @@ export class NonceService implements NonceVerifier, NonceIssuer {
       if (issued === undefined || issued < this.#floor || !this.#fresh(issued, now)) return false;
       if (this.#counts.size >= this.#maxTracked) this.#evictOldest();
       // a copy of its own: `nonce` is a slice of the request text, which would stay alive with it
-      this.#counts.set(detach(nonce), { issued, max: n, window: 0 });
+      const key = detach(nonce);
+      this.#counts.set(key, { issued, max: n, window: 0 });
+      this.#order.push(key);
       return true;
     }
     if (n > e.max) {
@@ -265,20 +270,23 @@ export class NonceService implements NonceVerifier, NonceIssuer {
   }
 
   #sweep(now: number): void {
-    let n = 0;
-    for (const [k, e] of this.#counts) {
-      if (n++ >= SWEEP_PER_CALL || now - e.issued <= this.#lifetimeMs) break;
+    for (let n = 0; n < SWEEP_PER_CALL; n++) {
+      const k = this.#order.peek();
+      if (k === undefined) return;
+      const e = this.#counts.get(k);
+      if (e !== undefined && now - e.issued <= this.#lifetimeMs) return;
+      this.#order.shift();
       this.#counts.delete(k);
     }
   }
 
   #evictOldest(): void {
-    for (const [k, e] of this.#counts) {
-      this.#counts.delete(k);
-      // its history is gone: refuse untracked nonces issued up to its issue time
-      if (e.issued + 1 > this.#floor) this.#floor = e.issued + 1;
-      return;
-    }
+    const k = this.#order.shift();
+    if (k === undefined) return;
+    const e = this.#counts.get(k);
+    this.#counts.delete(k);
+    // its history is gone: refuse untracked nonces issued up to its issue time
+    if (e !== undefined && e.issued + 1 > this.#floor) this.#floor = e.issued + 1;
   }
 
   static #lifetimeToMs(sec: number): number {
