@@ -57,7 +57,7 @@ export interface TxEnv {
    * When set (`TransactionLayerOptions.compactAccepted`): an INVITE server
    * transaction on an unreliable transport hands its Confirmed state (Timer I:
    * absorbing the ACK and INVITE retransmissions after a non-2xx final, such as
-   * every call's 407 challenge) to the layer as a compact record and
+   * a 407 for wrong credentials) to the layer as a compact record and
    * terminates. Returns false when the layer cannot (an RFC 2543 request,
    * whose ACK cannot be matched by key alone): the transaction then stays.
    */

@@ -53,7 +53,7 @@ export interface TransactionLayerOptions {
    * 2xx goes to `tu.onStrayResponse`. For a proxy this frees a call's state
    * right after its answer instead of 32 s later. Likewise the Confirmed state
    * of an INVITE server transaction on UDP (after a non-2xx and its ACK, e.g.
-   * every call's 407) becomes a record that absorbs the ACK and INVITE
+   * a 407 for wrong credentials) becomes a record that absorbs the ACK and INVITE
    * retransmissions (`TxEnv.parkConfirmed`), for 64*T1 instead of T4: a
    * longer absorption is harmless (the branch is unique) and every record
    * shares one FIFO. Default false.
