@@ -223,13 +223,13 @@ export class TransactionLayer {
       this.#onAck(req, flow);
       return;
     }
-    const existing = this.#findServer(req, req.method);
+    const key = this.#keyOf(req, req.method);
+    const existing = this.#lookup(req, key);
     if (existing !== undefined) {
       existing.handle({ type: 'rx-msg', msg: req, flow });
       return;
     }
     if (this.#parked.size > 0) {
-      const key = serverKey(req) ?? legacyKey(req);
       const rec = this.#parked.get(key);
       if (rec !== undefined) {
         // A retransmission of a request answered already: the same response again (§17.2.2 Completed),
@@ -251,7 +251,7 @@ export class TransactionLayer {
         return;
       }
     }
-    const stx = this.#createServer(req, flow);
+    const stx = this.#createServer(req, flow, key);
     if (req.method === 'CANCEL') stx.cancelled = this.#findServer(req, 'INVITE'); // §9.2
     if (stx instanceof ServerInviteTransaction) stx.start(this.#autoTrying);
     else stx.start();
@@ -273,11 +273,9 @@ export class TransactionLayer {
 
   /** §17.2.3: an ACK matching an INVITE server transaction with a non-2xx final is absorbed; any other ACK goes to the TU. */
   #onAck(ack: SipRequest, flow: Flow): void {
-    if (this.#parked.size > 0) {
-      const key = serverKey(ack, matchMethod('INVITE'));
-      if (key !== undefined && this.#parked.get(key)?.absorbsAck === true) return; // §17.2.1 Confirmed
-    }
-    const stx = this.#findServer(ack, 'INVITE');
+    const key = this.#keyOf(ack, 'INVITE');
+    if (this.#parked.size > 0 && this.#parked.get(key)?.absorbsAck === true) return; // §17.2.1 Confirmed
+    const stx = this.#lookup(ack, key);
     if (stx !== undefined && (stx.state === 'Completed' || stx.state === 'Confirmed')) {
       stx.handle({ type: 'rx-msg', msg: ack, flow });
       return;
@@ -296,25 +294,32 @@ export class TransactionLayer {
 
   /** The server transaction `req` matches when looked up as `method` (ACK and CANCEL look for the INVITE). */
   #findServer(req: SipRequest, method: string): ServerTx | undefined {
-    const key = serverKey(req, matchMethod(method));
-    if (key !== undefined) return this.#servers.get(key);
-    const bucket = this.#legacy.get(legacyKey(req, matchMethod(method)));
+    return this.#lookup(req, this.#keyOf(req, method));
+  }
+
+  /** The table key of `req` looked up as `method`: its RFC 3261 key, else its RFC 2543 one (computed once per request). */
+  #keyOf(req: SipRequest, method: string): string {
+    const m = matchMethod(method);
+    return serverKey(req, m) ?? legacyKey(req, m);
+  }
+
+  /** The server transaction under `key` (from {@link #keyOf}); RFC 2543 ones are told apart by To tag. */
+  #lookup(req: SipRequest, key: string): ServerTx | undefined {
+    if (isRfc3261Branch(req.via.branch)) return this.#servers.get(key);
+    const bucket = this.#legacy.get(key);
     if (bucket === undefined) return undefined;
     for (const tx of bucket) if (legacyToTagMatches(req, tx.request, tx.lastResponse)) return tx;
     return undefined;
   }
 
-  #createServer(req: SipRequest, flow: Flow): ServerTx {
-    const key = serverKey(req);
-    if (key !== undefined) {
-      const stx = this.#newServer(key, req, flow);
+  #createServer(req: SipRequest, flow: Flow, key: string): ServerTx {
+    const stx = this.#newServer(key, req, flow);
+    if (isRfc3261Branch(req.via.branch)) {
       this.#servers.set(key, stx);
       return stx;
     }
-    const lkey = legacyKey(req);
-    const stx = this.#newServer(lkey, req, flow);
-    const bucket = this.#legacy.get(lkey);
-    if (bucket === undefined) this.#legacy.set(lkey, [stx]);
+    const bucket = this.#legacy.get(key);
+    if (bucket === undefined) this.#legacy.set(key, [stx]);
     else bucket.push(stx);
     this.#legacyCount++;
     return stx;
