@@ -253,7 +253,7 @@ export abstract class SipMessage {
   }
 
   /**
-   * Parser hook: `bytes` are exactly this message as received (start line to
+   * Parser hook (and `serialize()`'s own cache): `bytes` are exactly this message as received (start line to
    * the end of the body, CRLF line ends, a Content-Length that matches). While
    * nothing changes, `serialize()` returns them as they are.
    */
@@ -334,7 +334,8 @@ export abstract class SipMessage {
    * Writes the message: untouched fields as received, changed ones re-encoded;
    * Content-Length always matches the body. A message not changed since it was
    * parsed (through the mutation API, `body`, or the start-line fields) is
-   * returned as the very bytes received. The returned Buffer must not be modified.
+   * returned as the very bytes received; a built one, once written, as the same Buffer
+   * until it changes. The returned Buffer must not be modified.
    */
   serialize(): Buffer {
     const src = this.#source;
