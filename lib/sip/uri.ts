@@ -63,6 +63,9 @@ export function parseUri(s: string): SipUri {
     if (rest.length === 0 || /[\s<>"]/.test(rest)) throw bad(`bad ${scheme} URI`);
     return { scheme, user: undefined, password: undefined, host: '', port: undefined, params: new Map(), headers: undefined, opaque: rest };
   }
+  // Whether `s` is exactly what formatUri writes for the result (checked as
+  // parsing goes, so the common case needs no canonical form to compare).
+  let exact = schemeRaw === scheme;
   let hostStart = 0;
   let user: string | undefined;
   let password: string | undefined;
@@ -103,6 +106,7 @@ export function parseUri(s: string): SipUri {
     const p = rest.slice(i + 1, j);
     if (p.length === 0 || p.length > 5 || Number(p) > 65535) throw bad('bad port in URI');
     port = Number(p);
+    if (p.length > 1 && p.charCodeAt(0) === 0x30) exact = false; // leading zeros
     i = j;
   }
   const params: Params = new Map();
@@ -119,7 +123,9 @@ export function parseUri(s: string): SipUri {
       if (!PARAM_RE.test(name) || (value !== null && value.length > 0 && !PARAM_RE.test(value))) {
         throw bad('bad URI parameter');
       }
-      params.set(name.toLowerCase(), value);
+      const lower = name.toLowerCase();
+      if (lower !== name || params.has(lower)) exact = false;
+      params.set(lower, value);
       i = j;
     } else if (c === 0x3f /* ? */) {
       headers = rest.slice(i + 1);
@@ -129,7 +135,8 @@ export function parseUri(s: string): SipUri {
       throw bad('unexpected character in URI');
     }
   }
-  return remember({ scheme, user, password, host, port, params, headers }, s);
+  const u: SipUri = { scheme, user, password, host, port, params, headers };
+  return exact ? u : remember(u, s);
 }
 
 function parseTel(rest: string): SipUri {

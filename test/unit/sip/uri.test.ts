@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { SipParseError } from '../../../lib/sip/errors.js';
+import fc from 'fast-check';
 import { bareHost, formatUri, hostForUri, parseUri, unescapeUser } from '../../../lib/sip/uri.js';
 
 t.test('parts of SIP and SIPS URIs', async (t) => {
@@ -148,8 +149,27 @@ t.test('formatUri(parseUri(s)) === s', async (t) => {
     'sips:bob@example.com;MADDR=x.example.com',
     'Tel:+1234;Phone-Context=example.com',
     'sip:bob@example.com:05060',
+    'sip:bob@example.com:00',
+    // Repeated parameter names (the parsed URI keeps the last value).
+    'sip:bob@example.com;lr;LR',
+    'sip:bob@example.com;a=1;a=2',
   ];
   for (const s of table) t.equal(formatUri(parseUri(s)), s, s);
+});
+
+t.test('formatUri(parseUri(s)) === s for generated sip URIs (case, ports, repeated parameters)', async (t) => {
+  const word = fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,6}$/);
+  const uri = fc
+    .record({
+      scheme: fc.constantFrom('sip', 'sips', 'SIP', 'Sip'),
+      user: fc.option(word, { nil: undefined }),
+      host: fc.constantFrom('example.com', 'Example.COM', '192.0.2.1', '[2001:db8::1]'),
+      port: fc.option(fc.stringMatching(/^[0-9]{1,5}$/).filter((p) => Number(p) <= 65535), { nil: undefined }),
+      params: fc.array(fc.tuple(word, fc.option(word, { nil: null })), { maxLength: 4 }),
+    })
+    .map((r) => `${r.scheme}:${r.user !== undefined ? `${r.user}@` : ''}${r.host}${r.port !== undefined ? `:${r.port}` : ''}${r.params.map(([k, v]) => (v === null ? `;${k}` : `;${k}=${v}`)).join('')}`);
+  fc.assert(fc.property(uri, (s) => formatUri(parseUri(s)) === s));
+  t.pass('round trip holds');
 });
 
 t.test('formatUri after changes', async (t) => {
