@@ -88,6 +88,11 @@ export class Router implements TransactionUser {
     }
   }
 
+  /** A retransmitted REGISTER answered with a 200 OK within timer J: the registrar builds it again. */
+  replayResponse(req: SipRequest): SipResponse | undefined {
+    return req.method === 'REGISTER' ? this.#registrar.replay(req) : undefined;
+  }
+
   /**
    * Answers without a transaction (RFC 3261 §8.2.7) what needs no state: OPTIONS
    * to sipd itself, REGISTERs without credentials (the 401 challenge) and new

@@ -154,7 +154,22 @@ export class Registrar {
       }
       return;
     }
-    stx.respond(this.#ok(req, r.bindings));
+    // Replayable: a retransmission within timer J gets the bindings as they are then
+    // (replay()), so the transaction layer keeps no copy of this response.
+    stx.respond(this.#ok(req, r.bindings), { replayable: true });
+  }
+
+  /**
+   * The 200 OK again for a retransmitted REGISTER that was answered with one
+   * (the transaction layer recognised it by its branch): the AOR's bindings as
+   * they are now. Undefined when the client is gone from sip.conf.
+   */
+  replay(req: SipRequest): SipResponse | undefined {
+    const user = this.#checkAor(req);
+    if (typeof user !== 'string') return undefined;
+    const client = findClient(this.#o.config(), user);
+    if (client === undefined) return undefined;
+    return this.#ok(req, this.#o.location.lookup(client.name));
   }
 
   /** Parses the Contacts; answers 400/423 itself and returns undefined on a problem. */

@@ -41,9 +41,10 @@ export interface TxEnv {
    * When set, a non-INVITE server transaction on an unreliable transport hands
    * its Completed state (timer J) to the layer as a compact record — the key,
    * the destination and the final response's bytes — and terminates at once
-   * (see `TransactionLayerOptions.compactCompleted`).
+   * (see `TransactionLayerOptions.compactCompleted`). `replayable`: the TU can
+   * build the response again (`RespondOptions.replayable`), its bytes need not be kept.
    */
-  park?(key: string, response: SipResponse, dest: Destination): void;
+  park?(key: string, response: SipResponse, dest: Destination, replayable: boolean): void;
   /**
    * When set (`TransactionLayerOptions.compactAccepted`): an INVITE server
    * transaction hands its Accepted state (Timer L: absorbing INVITE

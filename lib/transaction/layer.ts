@@ -64,12 +64,17 @@ export interface TransactionLayerOptions {
 /**
  * A non-INVITE server transaction in Completed, kept compact (see `compactCompleted`):
  * one object holding the destination of a retransmitted response. About
- * 150 bytes plus the response text; 10,000 REGISTERs in timer J take ~5 MB.
+ * 150 bytes plus the response text (~500 bytes for a REGISTER's 200 OK), or
+ * without the text when the TU can build the response again (replayable).
  */
 class ParkedRecord {
   constructor(
     readonly key: string,
-    /** The final response as sent (latin1); undefined: absorb retransmissions silently (an INVITE answered with a 2xx). */
+    /**
+     * The final response as sent (latin1). Undefined with status 0: absorb
+     * retransmissions silently (an INVITE answered with a 2xx); undefined with a
+     * status: the TU builds the response again (`TransactionUser.replayResponse`).
+     */
     readonly bytes: string | undefined,
     readonly status: number,
     readonly proto: Proto,
@@ -125,7 +130,12 @@ export class TransactionLayer {
       timers: this.timers,
       log: this.#log,
       removed: (tx: Transaction<string>) => this.#removed(tx),
-      ...(opts.compactCompleted === true ? { park: (key: string, res: SipResponse, dest: Destination) => this.#park(key, res, dest, false) } : {}),
+      ...(opts.compactCompleted === true
+        ? {
+            park: (key: string, res: SipResponse, dest: Destination, replayable: boolean) =>
+              this.#park(key, res, dest, false, replayable && this.#tu.replayResponse !== undefined),
+          }
+        : {}),
       ...(opts.compactAccepted === true
         ? {
             parkAccepted: (key: string, dest: Destination) => this.#park(key, undefined, dest, false),
@@ -234,7 +244,7 @@ export class TransactionLayer {
       if (rec !== undefined) {
         // A retransmission of a request answered already: the same response again (§17.2.2 Completed),
         // or nothing for an INVITE answered with a 2xx (RFC 6026 Accepted absorbs it).
-        const res = rec.response();
+        const res = rec.bytes === undefined && rec.status !== 0 ? this.#replay(req, flow) : rec.response();
         if (res !== undefined) this.#env.transport.send(res, { proto: rec.proto, address: rec.address, port: rec.port });
         return;
       }
@@ -268,6 +278,16 @@ export class TransactionLayer {
       } catch (err) {
         this.#log.error({ err, msg: summary(invite.request) }, 'onCancel threw');
       }
+    }
+  }
+
+  /** The TU's response again for a retransmission of a request parked as replayable. */
+  #replay(req: SipRequest, flow: Flow): SipResponse | undefined {
+    try {
+      return this.#tu.replayResponse?.(req, flow);
+    } catch (err) {
+      this.#log.error({ err, msg: summary(req) }, 'replayResponse threw; retransmission dropped');
+      return undefined;
     }
   }
 
@@ -335,8 +355,9 @@ export class TransactionLayer {
    * Files a Completed non-INVITE server transaction (timer J), or an INVITE
    * server transaction in Accepted (timer L, `res` undefined), as a compact
    * record. Both timers are 64*T1, so one FIFO keeps them in deadline order.
+   * A `replayable` response is not kept: the TU builds it again when needed.
    */
-  #park(key: string, res: SipResponse | undefined, dest: Destination, absorbsAck: boolean): void {
+  #park(key: string, res: SipResponse | undefined, dest: Destination, absorbsAck: boolean, replayable = false): void {
     if (this.#closed) return;
     // Nothing here may keep the packet alive: the key is copied, the response kept as its text
     // (a Buffer copy would sit in a shared 8 KB pool slab, and a few live ones keep whole slabs),
@@ -346,7 +367,7 @@ export class TransactionLayer {
     else this.#lastParkedAddress = address = detach(address);
     const rec = new ParkedRecord(
       detach(key),
-      res === undefined ? undefined : res.serialize().toString('latin1'),
+      res === undefined || replayable ? undefined : res.serialize().toString('latin1'),
       res === undefined ? 0 : res.status,
       dest.proto,
       address,
@@ -406,4 +427,4 @@ function summary(msg: SipRequest | SipResponse): string {
   return msg.summary();
 }
 
-export type { CancelOptions, ClientHandler, ClientTransaction, ServerTransaction, TransactionUser } from './types.js';
+export type { CancelOptions, ClientHandler, ClientTransaction, RespondOptions, ServerTransaction, TransactionUser } from './types.js';

@@ -8,7 +8,7 @@ import { responseDestination } from '../transport/routing.js';
 import type { Destination, Flow } from '../transport/types.js';
 import { TransactionTimeoutError, TransactionTransportError } from './errors.js';
 import { Transaction, type TxEnv } from './fsm.js';
-import type { ServerInviteState, ServerNonInviteState, ServerTransaction } from './types.js';
+import type { RespondOptions, ServerInviteState, ServerNonInviteState, ServerTransaction } from './types.js';
 
 export abstract class ServerTransactionBase<S extends ServerInviteState | ServerNonInviteState> extends Transaction<S> implements ServerTransaction {
   readonly request: SipRequest;
@@ -21,6 +21,8 @@ export abstract class ServerTransactionBase<S extends ServerInviteState | Server
   onTerminated: (() => void) | undefined;
   protected last: SipResponse | undefined;
   protected finalSent = false;
+  /** The final response can be built again by the TU (`RespondOptions.replayable`). */
+  protected replayable = false;
 
   protected constructor(env: TxEnv, initial: S, key: string, request: SipRequest, flow: Flow) {
     const dest = responseDestination(request, flow);
@@ -38,7 +40,8 @@ export abstract class ServerTransactionBase<S extends ServerInviteState | Server
     return this.last;
   }
 
-  respond(res: SipResponse): void {
+  respond(res: SipResponse, opts?: RespondOptions): void {
+    if (opts?.replayable === true && res.status >= 200 && !this.finalSent) this.replayable = true;
     this.handle({ type: 'tu-send', msg: res });
   }
 

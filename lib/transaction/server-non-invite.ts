@@ -41,7 +41,7 @@ export class ServerNonInviteTransaction extends ServerTransactionBase<ServerNonI
           if (s === 'Trying') this.enter('Proceeding', ['stale']);
         } else if (!this.reliable && this.env.park !== undefined) {
           // Completed lives on as a compact record in the layer (timer J there).
-          this.env.park(this.key, res, this.dest);
+          this.env.park(this.key, res, this.dest, this.replayable);
           this.enter('Terminated');
         } else {
           this.enter('Completed');

@@ -32,6 +32,24 @@ export interface TransactionUser {
    * must absorb it (its To tag is the response's).
    */
   statelessResponse?(req: SipRequest, flow: Flow): SipResponse | undefined;
+  /**
+   * A retransmission of a request whose final response was sent with
+   * `respond(res, { replayable: true })` and is still within timer J: build that
+   * response again (the layer kept only the request's key, not the response's
+   * text). Return undefined to send nothing. Without this method the layer keeps
+   * the text of every response, replayable or not.
+   */
+  replayResponse?(req: SipRequest, flow: Flow): SipResponse | undefined;
+}
+
+/** Options of {@link ServerTransaction.respond}. */
+export interface RespondOptions {
+  /**
+   * The TU can build this final response again for a retransmitted request
+   * (`TransactionUser.replayResponse`), so a compact Completed state need not
+   * keep its text: a registrar's 200 OK is the bindings of the AOR as they are.
+   */
+  readonly replayable?: boolean;
 }
 
 export interface ClientHandler {
@@ -90,7 +108,7 @@ export interface ServerTransaction {
   /** The last response sent (provisional or final). */
   readonly lastResponse: SipResponse | undefined;
   /** Sends a response through the transaction; ignored when the state does not allow it (e.g. a second non-2xx final). */
-  respond(res: SipResponse): void;
+  respond(res: SipResponse, opts?: RespondOptions): void;
   /** Set by the TU: called when a CANCEL matched this (INVITE) transaction before its final response, after the CANCEL went to `onRequest`. */
   onCancel?: (() => void) | undefined;
   /** Set by the TU: a response could not be sent (§17.2.4). */

@@ -150,6 +150,32 @@ t.test('several contacts with q; Contact: * with Expires: 0; out-of-order CSeq r
   t.equal(server.location.lookup('alice').length, 0, 'every binding removed');
 });
 
+t.test('a retransmitted REGISTER within timer J gets the 200 OK again, with the bindings as they are then', async (t) => {
+  const { client, server } = await setup(t);
+  const callId = client.newCallId();
+  const challenge = await client.send(client.register({ user: 'alice', callId, cseq: 1 }));
+  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
+  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
+  // One text, sent three times: the same branch, nonce and nonce count (a replay for the digest check).
+  const text = client.register({ user: 'alice', callId, cseq: 2, expires: 600, authz });
+  const first = await client.send(text);
+  t.equal(first.status, 200, first.reason);
+  t.equal(first.getAll('contact').length, 1);
+  const again = await client.send(text);
+  t.equal(again.status, 200, 'the retransmission is answered like the request, not refused as a nonce-count replay');
+  t.equal(again.callId, callId);
+  t.equal(again.cseq.seq, 2);
+  t.same(again.getAll('contact'), first.getAll('contact'), 'the same binding');
+  t.equal(server.location.lookup('alice').length, 1, 'nothing registered twice');
+  // Another REGISTER removes every binding of alice; the old request's retransmission then lists none.
+  const gone = await client.registerWithAuth({ user: 'alice', password: 'alice-pw', contacts: ['*'], expires: 0 });
+  t.equal(gone.res.status, 200);
+  const late = await client.send(text);
+  t.equal(late.status, 200);
+  t.same(late.getAll('contact'), [], 'the bindings as they are now: none');
+  t.equal(server.location.lookup('alice').length, 0, 'the retransmission did not register again');
+});
+
 t.test('a re-REGISTER from a new source port with the same Call-ID replaces the binding', async (t) => {
   const { client, server } = await setup(t);
   const first = await client.registerWithAuth({ user: 'alice', password: 'alice-pw' });

@@ -6,7 +6,7 @@ import { TransactionLayer } from '../../../lib/transaction/layer.js';
 import { createResponse } from '../../../lib/sip/build.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { MemoryTransport, testFlow } from '../../helpers/memory-transport.js';
-import type { SipResponse } from '../../../lib/sip/message.js';
+import type { SipRequest, SipResponse } from '../../../lib/sip/message.js';
 import { RecordingHandler, RecordingTu, UDP_DEST, ackFor2xx, ackForNon2xx, request, response } from './support.js';
 
 function setup() {
@@ -39,6 +39,54 @@ t.test('UDP: the final response is re-sent byte for byte for retransmissions unt
   t.equal(clock.pending(), 0, 'no timer left');
   layer.receive(req, testFlow('udp'));
   t.equal(tu.requests.length, 2, 'after J the same request is new again');
+});
+
+t.test('replayable final responses: the record keeps no text, the TU builds the response again for each retransmission', async (t) => {
+  const clock = new FakeClock();
+  const transport = new MemoryTransport();
+  const replays: SipRequest[] = [];
+  let replayWith: ((req: SipRequest) => SipResponse | undefined) | undefined = (req) => createResponse(req, 200, { toTag: 'fixed', reason: `Again ${replays.length}` });
+  const tu = Object.assign(new RecordingTu(), {
+    replayResponse(req: SipRequest): SipResponse | undefined {
+      replays.push(req);
+      if (replayWith === undefined) throw new Error('replay failed');
+      return replayWith(req);
+    },
+  });
+  tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed', reason: 'First' }), { replayable: true });
+  const layer = new TransactionLayer({ transport, clock, tu, compactCompleted: true });
+  const req = request({ method: 'REGISTER', proto: 'udp' });
+  layer.receive(req, testFlow('udp'));
+  t.same(layer.size, { client: 0, server: 1 }, 'parked as usual');
+  t.equal(replays.length, 0, 'nothing replayed for the request itself');
+  clock.advance(500);
+  layer.receive(req, testFlow('udp'));
+  t.equal(tu.requests.length, 1, 'the retransmission does not reach onRequest');
+  t.equal(replays.length, 1, 'replayResponse is asked');
+  t.equal(replays[0], req, 'with the retransmitted request');
+  t.equal(transport.sent.length, 2);
+  t.equal((transport.sent[1]!.msg as SipResponse).reason, 'Again 1', 'what replayResponse built is sent');
+  t.same(transport.sent[1]!.dest, transport.sent[0]!.dest, 'to the destination of the first response');
+  replayWith = () => undefined;
+  layer.receive(req, testFlow('udp'));
+  t.equal(transport.sent.length, 2, 'undefined from replayResponse: nothing is sent');
+  replayWith = undefined;
+  layer.receive(req, testFlow('udp'));
+  t.equal(transport.sent.length, 2, 'a throwing replayResponse: nothing is sent, the layer goes on');
+  t.equal(tu.requests.length, 1, 'and the retransmission still does not become a new request');
+  clock.advance(64 * 500);
+  t.same(layer.size, { client: 0, server: 0 }, 'gone after timer J');
+});
+
+t.test('replayable without a replayResponse in the TU: the text is kept as for any response', async (t) => {
+  const { clock, transport, tu, layer } = setup();
+  tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed' }), { replayable: true });
+  const req = request({ method: 'REGISTER', proto: 'udp' });
+  layer.receive(req, testFlow('udp'));
+  clock.advance(500);
+  layer.receive(req, testFlow('udp'));
+  t.equal(transport.sent.length, 2);
+  t.same(transport.sent[1]!.msg.serialize(), transport.sent[0]!.msg.serialize(), 'the same bytes again');
 });
 
 t.test('TCP transactions are not parked (J is 0 there); INVITE server transactions keep their FSM', async (t) => {
