@@ -166,12 +166,19 @@ interface CdrRow {
  * database, is damaged or not writable (`SIPD_ERR_STORE_OPEN`), or was written
  * by a newer sipd (`SIPD_ERR_STORE_SCHEMA`).
  */
+/** SQLite page cache of the writing connection, in KiB. */
+export const STORE_CACHE_KIB = 512;
+
 export function openStore(file: string, opts: OpenStoreOptions): SqliteStore {
   const db = openDatabase(file, false, opts.busyTimeoutMs ?? 1000);
   let applied: number;
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // The page cache only serves writes (bindings are read from the database at
+    // start only): 512 KiB instead of SQLite's 2 MB keeps 1.5 MB of resident memory
+    // off a registration burst, at no CPU cost measurable with the bench harness.
+    db.pragma(`cache_size = -${STORE_CACHE_KIB}`);
     applied = migrate(db, file);
   } catch (err) {
     db.close();
