@@ -159,6 +159,9 @@ interface CdrRow {
   to_tag: string | null;
 }
 
+/** SQLite page cache of the writing connection, in KiB. */
+export const STORE_CACHE_KIB = 512;
+
 /**
  * Opens (creating if needed) the database `file` for writing, runs pending
  * migrations and returns the location, meta and CDR stores. Throws
@@ -166,9 +169,6 @@ interface CdrRow {
  * database, is damaged or not writable (`SIPD_ERR_STORE_OPEN`), or was written
  * by a newer sipd (`SIPD_ERR_STORE_SCHEMA`).
  */
-/** SQLite page cache of the writing connection, in KiB. */
-export const STORE_CACHE_KIB = 512;
-
 export function openStore(file: string, opts: OpenStoreOptions): SqliteStore {
   const db = openDatabase(file, false, opts.busyTimeoutMs ?? 1000);
   let applied: number;
