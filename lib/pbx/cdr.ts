@@ -22,7 +22,8 @@ export interface CallRecord {
   /** False for requests that are not calls (MESSAGE): nothing is written. */
   readonly isCall: boolean;
   written: boolean;
-  timer: TimerHandle | undefined;
+  /** Answered calls: when (clock.now()) it is written without an end if no BYE came (`maxDialogMs`). */
+  deadline: number;
   /** What happened on the way (forwards, hunting, feature codes, pickup), appended to the reason. */
   notes?: readonly string[] | undefined;
   /** Who ended the call while it rang when it was not the caller (`picked up by dave`): the reason instead of "cancelled by the caller". */
@@ -39,9 +40,14 @@ export interface CallRecordsOptions {
 
 export class CallRecords {
   readonly #o: CallRecordsOptions;
-  /** Answered calls in progress by Call-ID. */
+  /**
+   * Answered calls in progress by Call-ID. Insertion order is deadline order
+   * (every call gets the same `maxDialogMs`), so one timer for the oldest
+   * deadline serves them all: no timer object per call.
+   */
   readonly #dialogs = new Map<string, CallRecord>();
   readonly #maxDialogMs: number;
+  #timer: TimerHandle | undefined;
 
   constructor(opts: CallRecordsOptions) {
     this.#o = opts;
@@ -77,7 +83,7 @@ export class CallRecords {
     if (callerNumber !== undefined) cdr.callerNumber = detach(callerNumber);
     if (who.accountcode !== '') cdr.accountcode = who.accountcode;
     if (req.fromTag !== undefined) cdr.fromTag = detach(req.fromTag);
-    return { cdr, isCall: req.method === 'INVITE', written: false, timer: undefined };
+    return { cdr, isCall: req.method === 'INVITE', written: false, deadline: 0 };
   }
 
   answered(rec: CallRecord, target: Target, res: SipResponse): void {
@@ -93,12 +99,28 @@ export class CallRecords {
       return;
     }
     const old = this.#dialogs.get(c.callId);
-    if (old !== undefined && old !== rec) this.#finish(old, 'replaced by a new call with the same Call-ID');
+    if (old !== undefined && old !== rec) {
+      this.#dialogs.delete(c.callId); // re-inserted below, at the end: the order stays the deadline order
+      this.#finish(old, 'replaced by a new call with the same Call-ID');
+    }
+    rec.deadline = this.#o.clock.now() + this.#maxDialogMs;
     this.#dialogs.set(c.callId, rec);
-    rec.timer = this.#o.clock.setTimer(this.#maxDialogMs, () => {
-      rec.timer = undefined;
-      if (this.#dialogs.get(c.callId) === rec) this.#dialogs.delete(c.callId);
-      this.#finish(rec, 'no BYE seen');
+    if (this.#timer === undefined) this.#arm(rec.deadline);
+  }
+
+  #arm(deadline: number): void {
+    const clock = this.#o.clock;
+    this.#timer = clock.setTimer(Math.max(0, deadline - clock.now()), () => {
+      this.#timer = undefined;
+      const now = clock.now();
+      for (const [callId, rec] of this.#dialogs) {
+        if (rec.deadline > now) {
+          this.#arm(rec.deadline);
+          return;
+        }
+        this.#dialogs.delete(callId);
+        this.#finish(rec, 'no BYE seen');
+      }
     });
   }
 
@@ -120,8 +142,10 @@ export class CallRecords {
     const rec = this.#dialogs.get(bye.callId);
     if (rec === undefined) return;
     this.#dialogs.delete(bye.callId);
-    this.#o.clock.clearTimer(rec.timer);
-    rec.timer = undefined;
+    if (this.#dialogs.size === 0) {
+      this.#o.clock.clearTimer(this.#timer);
+      this.#timer = undefined;
+    }
     rec.cdr.endedAt = this.#o.clock.wallNow();
     const who = rec.cdr.fromTag !== undefined && bye.fromTag !== rec.cdr.fromTag ? 'the callee hung up' : 'the caller hung up';
     rec.cdr.reason = `${withNotes('answered', rec)}; ${who}`;
@@ -130,11 +154,9 @@ export class CallRecords {
 
   /** Writes the calls still in progress (without an end time): sipd is stopping. */
   close(): void {
-    for (const rec of this.#dialogs.values()) {
-      this.#o.clock.clearTimer(rec.timer);
-      rec.timer = undefined;
-      this.#finish(rec, 'in progress when sipd stopped');
-    }
+    this.#o.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    for (const rec of this.#dialogs.values()) this.#finish(rec, 'in progress when sipd stopped');
     this.#dialogs.clear();
   }
 
