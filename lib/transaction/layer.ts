@@ -113,7 +113,7 @@ export class TransactionLayer {
   #legacyCount = 0;
   /** Parked Completed records by key, and the same in deadline order (every one lives timer J). */
   readonly #parked = new Map<string, ParkedRecord>();
-  #parkedQueue: ParkedRecord[] = [];
+  #parkedQueue: Array<ParkedRecord | undefined> = [];
   #parkedHead = 0;
   #parkTimer: TimerHandle | undefined;
   #lastParkedAddress = '';
@@ -393,7 +393,8 @@ export class TransactionLayer {
       const now = clock.now();
       const q = this.#parkedQueue;
       while (this.#parkedHead < q.length && q[this.#parkedHead]!.deadline <= now) {
-        const rec = q[this.#parkedHead++]!;
+        const rec = q[this.#parkedHead]!;
+        q[this.#parkedHead++] = undefined; // let it go now, not at the next compaction
         if (this.#parked.get(rec.key) === rec) this.#parked.delete(rec.key);
       }
       if (this.#parkedHead > 1024 && this.#parkedHead * 2 > q.length) {
