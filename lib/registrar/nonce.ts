@@ -48,8 +48,7 @@ import * as cryptoNs from 'node:crypto';
 import { createHash, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { SipdError } from '../util/errors.js';
-import { detach } from '../util/strings.js';
-import { KeyFifo } from '../util/fifo.js';
+import { NonceCountTable, decodeNonceBody } from './nonce-counts.js';
 
 /** Outcome of {@link NonceService.check}. */
 export type NonceStatus = 'valid' | 'stale' | 'invalid';
@@ -107,15 +106,6 @@ const NC_RE = /^[0-9a-fA-F]{1,8}$/;
 /** `crypto.hash` (Node ≥ 20.12): one call, no Hash object. */
 const oneShot = (cryptoNs as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
 
-interface CountEntry {
-  /** Issue time (ms) decoded from the nonce. */
-  readonly issued: number;
-  /** Highest nonce-count seen. */
-  max: number;
-  /** Bit i set: count `max - 1 - i` was seen (i in 0..31). */
-  window: number;
-}
-
 /**
  * Issues and checks self-validating nonces and remembers nonce-counts.
  * Pure: no I/O and no timers; time comes from the injected clock.
@@ -126,9 +116,10 @@ export class NonceService implements NonceVerifier, NonceIssuer {
   readonly #realm: Buffer;
   readonly #maxTracked: number;
   #lifetimeMs: number;
-  readonly #counts = new Map<string, CountEntry>();
-  /** The keys of `#counts` in insertion order: sweeping and eviction take the oldest in O(1). */
-  readonly #order = new KeyFifo<string>();
+  /** Counts per nonce, by fingerprint, in insertion order (see nonce-counts.ts). */
+  readonly #counts = new NonceCountTable();
+  /** Scratch for the decoded start of a nonce (version, issue time, random bytes). */
+  readonly #head = new Uint8Array(15);
   /** Untracked nonces issued before this wall time (ms) have no history: their counts are refused. */
   #floor: number;
   readonly #pool = Buffer.allocUnsafe(RANDOM_BYTES * 512);
@@ -224,32 +215,35 @@ export class NonceService implements NonceVerifier, NonceIssuer {
     if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) return false;
     const now = this.#clock.wallNow();
     this.#sweep(now);
-    const e = this.#counts.get(nonce);
-    if (e === undefined) {
-      const issued = decodeIssued(nonce);
-      if (issued === undefined || issued < this.#floor || !this.#fresh(issued, now)) return false;
+    const h = this.#head;
+    if (typeof nonce !== 'string' || nonce.length !== NONCE_LENGTH || !decodeNonceBody(nonce, h)) return false;
+    if (h[0] !== VERSION && h[0] !== VERSION_HMAC) return false;
+    // The fingerprint: the 8 random bytes, the second half folded with the low bits of the issue time.
+    const lo = ((h[7]! << 24) | (h[8]! << 16) | (h[9]! << 8) | h[10]!) >>> 0;
+    const hi = (((h[11]! << 24) | (h[12]! << 16) | (h[13]! << 8) | h[14]!) ^ ((h[3]! << 24) | (h[4]! << 16) | (h[5]! << 8) | h[6]!)) >>> 0;
+    const slot = this.#counts.find(lo, hi);
+    if (slot < 0) {
+      const issued = h[1]! * 2 ** 40 + h[2]! * 2 ** 32 + (((h[3]! << 24) | (h[4]! << 16) | (h[5]! << 8) | h[6]!) >>> 0);
+      if (issued < this.#floor || !this.#fresh(issued, now)) return false;
       if (this.#counts.size >= this.#maxTracked) this.#evictOldest();
-      // a copy of its own: `nonce` is a slice of the request text, which would stay alive with it
-      const key = detach(nonce);
-      this.#counts.set(key, { issued, max: n, window: 0 });
-      this.#order.push(key);
+      this.#counts.insert(lo, hi, issued, n, 0);
       return true;
     }
-    if (n > e.max) {
-      const shift = n - e.max;
+    const max = this.#counts.max(slot);
+    const window = this.#counts.window(slot);
+    if (n > max) {
+      const shift = n - max;
       // the old max becomes bit (shift - 1); older bits move up by `shift`
-      if (shift > WINDOW) e.window = 0;
-      else if (shift === WINDOW) e.window = 0x8000_0000;
-      else e.window = ((e.window << shift) | (1 << (shift - 1))) >>> 0;
-      e.max = n;
+      const w = shift > WINDOW ? 0 : shift === WINDOW ? 0x8000_0000 : ((window << shift) | (1 << (shift - 1))) >>> 0;
+      this.#counts.update(slot, n, w);
       return true;
     }
-    if (n === e.max) return false;
-    const bit = e.max - 1 - n;
+    if (n === max) return false;
+    const bit = max - 1 - n;
     if (bit >= WINDOW) return false;
     const mask = (1 << bit) >>> 0;
-    if ((e.window & mask) !== 0) return false;
-    e.window = (e.window | mask) >>> 0;
+    if ((window & mask) !== 0) return false;
+    this.#counts.update(slot, max, (window | mask) >>> 0);
     return true;
   }
 
@@ -271,22 +265,16 @@ export class NonceService implements NonceVerifier, NonceIssuer {
 
   #sweep(now: number): void {
     for (let n = 0; n < SWEEP_PER_CALL; n++) {
-      const k = this.#order.peek();
-      if (k === undefined) return;
-      const e = this.#counts.get(k);
-      if (e !== undefined && now - e.issued <= this.#lifetimeMs) return;
-      this.#order.shift();
-      this.#counts.delete(k);
+      const issued = this.#counts.oldestIssued();
+      if (issued === undefined || now - issued <= this.#lifetimeMs) return;
+      this.#counts.removeOldest();
     }
   }
 
   #evictOldest(): void {
-    const k = this.#order.shift();
-    if (k === undefined) return;
-    const e = this.#counts.get(k);
-    this.#counts.delete(k);
+    const issued = this.#counts.removeOldest();
     // its history is gone: refuse untracked nonces issued up to its issue time
-    if (e !== undefined && e.issued + 1 > this.#floor) this.#floor = e.issued + 1;
+    if (issued !== undefined && issued + 1 > this.#floor) this.#floor = issued + 1;
   }
 
   static #lifetimeToMs(sec: number): number {
@@ -295,13 +283,4 @@ export class NonceService implements NonceVerifier, NonceIssuer {
     }
     return sec * 1000;
   }
-}
-
-/** Issue time (ms) of a well-formed nonce, without checking its MAC; undefined when malformed. */
-function decodeIssued(nonce: string): number | undefined {
-  if (typeof nonce !== 'string' || nonce.length !== NONCE_LENGTH || !NONCE_RE.test(nonce)) return undefined;
-  // the first 8 characters are exactly the first 6 bytes: version + 5 bytes of time; decode 12 for 9 bytes
-  const b = Buffer.from(nonce.slice(0, 12), 'base64url');
-  if (b.length !== 9 || (b[0] !== VERSION && b[0] !== VERSION_HMAC)) return undefined;
-  return b.readUIntBE(1, 6);
 }
