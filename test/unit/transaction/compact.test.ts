@@ -9,12 +9,16 @@ import { MemoryTransport, testFlow } from '../../helpers/memory-transport.js';
 import type { SipRequest, SipResponse } from '../../../lib/sip/message.js';
 import { RecordingHandler, RecordingTu, UDP_DEST, ackFor2xx, ackForNon2xx, request, response } from './support.js';
 
-function setup() {
+/**
+ * A layer with compactCompleted (or compactAccepted) on a fake clock and a memory transport.
+ * `onReq` answers requests (default: 200 with To tag `fixed`); `tu` replaces the recording TU.
+ */
+function setup(o: { compactAccepted?: boolean; tu?: RecordingTu; onReq?: RecordingTu['onReq'] } = {}) {
   const clock = new FakeClock();
   const transport = new MemoryTransport();
-  const tu = new RecordingTu();
-  tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed' }));
-  const layer = new TransactionLayer({ transport, clock, tu, compactCompleted: true });
+  const tu = o.tu ?? new RecordingTu();
+  tu.onReq = 'onReq' in o ? o.onReq : (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed' }));
+  const layer = new TransactionLayer({ transport, clock, tu, ...(o.compactAccepted === true ? { compactAccepted: true } : { compactCompleted: true }) });
   return { clock, transport, tu, layer };
 }
 
@@ -42,8 +46,6 @@ t.test('UDP: the final response is re-sent byte for byte for retransmissions unt
 });
 
 t.test('replayable final responses: the record keeps no text, the TU builds the response again for each retransmission', async (t) => {
-  const clock = new FakeClock();
-  const transport = new MemoryTransport();
   const replays: SipRequest[] = [];
   let replayWith: ((req: SipRequest) => SipResponse | undefined) | undefined = (req) => createResponse(req, 200, { toTag: 'fixed', reason: `Again ${replays.length}` });
   const tu = Object.assign(new RecordingTu(), {
@@ -53,8 +55,10 @@ t.test('replayable final responses: the record keeps no text, the TU builds the 
       return replayWith(req);
     },
   });
-  tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed', reason: 'First' }), { replayable: true });
-  const layer = new TransactionLayer({ transport, clock, tu, compactCompleted: true });
+  const { clock, transport, layer } = setup({
+    tu,
+    onReq: (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed', reason: 'First' }), { replayable: true }),
+  });
   const req = request({ method: 'REGISTER', proto: 'udp' });
   layer.receive(req, testFlow('udp'));
   t.same(layer.size, { client: 0, server: 1 }, 'parked as usual');
@@ -113,13 +117,12 @@ t.test('a burst of 1,000 parked records expires with one timer', async (t) => {
 
 // compactAccepted: INVITE transactions keep no Accepted state of their own.
 t.test('compactAccepted: a 2xx ends the INVITE server transaction; a record absorbs INVITE retransmissions for timer L', async (t) => {
-  const clock = new FakeClock();
-  const transport = new MemoryTransport();
-  const tu = new RecordingTu();
-  tu.onReq = (req, stx) => {
-    if (req.method === 'INVITE') stx?.respond(createResponse(req, 200, { toTag: 'callee' }));
-  };
-  const layer = new TransactionLayer({ transport, clock, tu, compactAccepted: true });
+  const { clock, transport, tu, layer } = setup({
+    compactAccepted: true,
+    onReq: (req, stx) => {
+      if (req.method === 'INVITE') stx?.respond(createResponse(req, 200, { toTag: 'callee' }));
+    },
+  });
   const invite = request({ method: 'INVITE', proto: 'udp' });
   layer.receive(invite, testFlow('udp'));
   t.equal(tu.requests[0]!.stx!.state, 'Terminated', 'no live Accepted state');
@@ -139,13 +142,12 @@ t.test('compactAccepted: a 2xx ends the INVITE server transaction; a record abso
 });
 
 t.test('compactAccepted: after a non-2xx and its ACK (such as the 407 of every call), a record absorbs ACK and INVITE retransmissions', async (t) => {
-  const clock = new FakeClock();
-  const transport = new MemoryTransport();
-  const tu = new RecordingTu();
-  tu.onReq = (req, stx) => {
-    if (req.method === 'INVITE') stx?.respond(createResponse(req, 407, { toTag: 'proxy' }));
-  };
-  const layer = new TransactionLayer({ transport, clock, tu, compactAccepted: true });
+  const { clock, transport, tu, layer } = setup({
+    compactAccepted: true,
+    onReq: (req, stx) => {
+      if (req.method === 'INVITE') stx?.respond(createResponse(req, 407, { toTag: 'proxy' }));
+    },
+  });
   const invite = request({ method: 'INVITE', proto: 'udp' });
   layer.receive(invite, testFlow('udp'));
   const stx = tu.requests[0]!.stx!;
@@ -177,10 +179,7 @@ t.test('compactAccepted: after a non-2xx and its ACK (such as the 407 of every c
 });
 
 t.test('compactAccepted: an INVITE client transaction ends on its first 2xx; later 2xx are stray responses for the TU', async (t) => {
-  const clock = new FakeClock();
-  const transport = new MemoryTransport();
-  const tu = new RecordingTu();
-  const layer = new TransactionLayer({ transport, clock, tu, compactAccepted: true });
+  const { clock, tu, layer } = setup({ compactAccepted: true, onReq: undefined });
   const invite = request({ method: 'INVITE', proto: 'udp' });
   const h = new RecordingHandler(clock);
   const ctx = layer.sendRequest(invite, UDP_DEST, h);
@@ -195,10 +194,7 @@ t.test('compactAccepted: an INVITE client transaction ends on its first 2xx; lat
 });
 
 t.test('compactCompleted: a non-INVITE client transaction on UDP ends at its final response; retransmissions are stray', async (t) => {
-  const clock = new FakeClock();
-  const transport = new MemoryTransport();
-  const tu = new RecordingTu();
-  const layer = new TransactionLayer({ transport, clock, tu, compactCompleted: true });
+  const { clock, tu, layer } = setup({ onReq: undefined });
   const bye = request({ method: 'BYE', proto: 'udp' });
   const h = new RecordingHandler(clock);
   const ctx = layer.sendRequest(bye, UDP_DEST, h);
