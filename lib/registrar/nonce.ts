@@ -218,12 +218,13 @@ export class NonceService implements NonceVerifier, NonceIssuer {
     const h = this.#head;
     if (typeof nonce !== 'string' || nonce.length !== NONCE_LENGTH || !decodeNonceBody(nonce, h)) return false;
     if (h[0] !== VERSION && h[0] !== VERSION_HMAC) return false;
-    // The fingerprint: the 8 random bytes, the second half folded with the low bits of the issue time.
-    const lo = ((h[7]! << 24) | (h[8]! << 16) | (h[9]! << 8) | h[10]!) >>> 0;
-    const hi = (((h[11]! << 24) | (h[12]! << 16) | (h[13]! << 8) | h[14]!) ^ ((h[3]! << 24) | (h[4]! << 16) | (h[5]! << 8) | h[6]!)) >>> 0;
+    // The fingerprint: the 8 random bytes, the second half folded with the low 32 bits of the issue time.
+    const timeLow = uint32At(h, 3);
+    const lo = uint32At(h, 7);
+    const hi = (uint32At(h, 11) ^ timeLow) >>> 0;
     const slot = this.#counts.find(lo, hi);
     if (slot < 0) {
-      const issued = h[1]! * 2 ** 40 + h[2]! * 2 ** 32 + (((h[3]! << 24) | (h[4]! << 16) | (h[5]! << 8) | h[6]!) >>> 0);
+      const issued = h[1]! * 2 ** 40 + h[2]! * 2 ** 32 + timeLow;
       if (issued < this.#floor || !this.#fresh(issued, now)) return false;
       if (this.#counts.size >= this.#maxTracked) this.#evictOldest();
       this.#counts.insert(lo, hi, issued, n, 0);
@@ -283,4 +284,9 @@ export class NonceService implements NonceVerifier, NonceIssuer {
     }
     return sec * 1000;
   }
+}
+
+/** The big-endian unsigned 32-bit number at `at` in `b`. */
+function uint32At(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }

@@ -1,6 +1,6 @@
 /**
  * Keys in insertion order, for tables that drop their oldest entry first
- * (nonce counts, the Record-Route token cache). Taking the oldest key from a
+ * (the Record-Route token cache). Taking the oldest key from a
  * Map's own iterator looks O(1) but is not: V8 leaves a hole for every deleted
  * entry until the table is rebuilt, and each `keys().next()` walks the holes at
  * the front, so a full 100,000-entry table that evicts one entry per insert

@@ -1,8 +1,8 @@
 /**
  * Copies `s` into a string of its own. Header values are slices of the whole
  * message text; V8 keeps the parent alive for a sliced string, so storing the
- * slice in anything long-lived (a binding, a nonce-count entry, a parked
- * transaction) would keep ~0.5–1 KB of packet per entry. JSON round-tripping is
+ * slice in anything long-lived (a binding, a cache key, a parked transaction)
+ * would keep ~0.5–1 KB of packet per entry. JSON round-tripping is
  * exact for every string.
  */
 export function detach(s: string): string;
