@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger, type Logger } from './util/log.js';
+import { tuneServerGc } from './util/gc-tuning.js';
 import { LineSink, prettyLogStream } from './util/pretty-log.js';
 import { messageIn, messageOut, type TraceEvent } from './transport/trace.js';
 import { parseHostPort } from './transport/address.js';
@@ -538,6 +539,9 @@ async function runServer(
   const sink = new LineSink(io.stdout);
   const log: Logger = createLogger({ level, destination: o.logJson ? sink : prettyLogStream(sink) });
   const unsubscribeTrace = o.debug ? subscribeTrace(sink) : () => {};
+  // Before the configuration is loaded: V8 decides about pretenuring as it allocates.
+  const gcFlags = tuneServerGc();
+  if (gcFlags.length > 0) log.debug({ flags: gcFlags.join(' ') }, 'V8 garbage collector set for a server (see lib/util/gc-tuning.ts)');
   const unsubscribe = () => {
     unsubscribeTrace();
     sink.close();
