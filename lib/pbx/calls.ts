@@ -12,6 +12,7 @@
  * ACK and CANCEL (RFC 3261 §22.1).
  */
 import type { Clock } from '../util/clock.js';
+import { ChurnMap } from '../util/churn-map.js';
 import type { Logger } from '../util/log.js';
 import { RateLimitedLog } from '../util/log.js';
 import { createLocalResponse } from '../sip/build.js';
@@ -68,7 +69,7 @@ export class CallRouter {
   readonly #o: CallRouterOptions;
   readonly #rate: RateLimitedLog;
   /** Calls ringing at a client, by Call-ID. */
-  readonly #ringing = new Map<string, Ringing>();
+  readonly #ringing = new ChurnMap<string, Ringing>();
 
   constructor(opts: CallRouterOptions) {
     this.#o = opts;

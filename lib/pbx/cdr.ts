@@ -6,6 +6,7 @@
  * through sipd: the row is written without an end time).
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { ChurnMap } from '../util/churn-map.js';
 import { detach } from '../util/strings.js';
 import type { Logger } from '../util/log.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
@@ -45,7 +46,7 @@ export class CallRecords {
    * (every call gets the same `maxDialogMs`), so one timer for the oldest
    * deadline serves them all: no timer object per call.
    */
-  readonly #dialogs = new Map<string, CallRecord>();
+  readonly #dialogs = new ChurnMap<string, CallRecord>();
   readonly #maxDialogMs: number;
   #timer: TimerHandle | undefined;
 

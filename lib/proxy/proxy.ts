@@ -69,7 +69,11 @@ export class Proxy {
   readonly #o: ProxyOptions;
   readonly #tokens: FlowTokens;
   readonly #timerC: number;
-  readonly #calls = new Set<ProxyCall>();
+  /**
+   * Calls still holding state: a count, not a Set of them (an abandoned hash table of a
+   * long-lived Set keeps what it held alive: see util/churn-map.ts).
+   */
+  #active = 0;
 
   constructor(opts: ProxyOptions) {
     this.#o = opts;
@@ -79,7 +83,7 @@ export class Proxy {
 
   /** Calls (stateful forwards) still holding state. */
   get size(): number {
-    return this.#calls.size;
+    return this.#active;
   }
 
   /**
@@ -112,14 +116,14 @@ export class Proxy {
    */
   forward(stx: ServerTransaction, group: TargetGroup, opts: { recordRoute: boolean; hooks?: CallHooks }): CallHandle {
     const call = new ProxyCall(this, this.#o, stx, opts.recordRoute, opts.hooks ?? {}, this.#timerC);
-    this.#calls.add(call);
+    this.#active++;
     call.start(group);
     return { cancel: () => call.cancelFromOutside() };
   }
 
   /** @internal ProxyCall → Proxy */
-  callDone(call: ProxyCall): void {
-    this.#calls.delete(call);
+  callDone(): void {
+    this.#active--;
   }
 
   /**
@@ -618,7 +622,7 @@ class ProxyCall {
     this.#stx.onCancel = undefined;
     this.#branches = [];
     this.#responses = [];
-    this.#proxy.callDone(this);
+    this.#proxy.callDone();
     try {
       this.#hooks.onDone?.();
     } catch (err) {

@@ -9,6 +9,7 @@
  * leave the tables at once, with all their timers cleared.
  */
 import { createResponse } from '../sip/build.js';
+import { ChurnMap } from '../util/churn-map.js';
 import { SipResponse, type SipRequest } from '../sip/message.js';
 import type { Destination, Flow, Proto, Transport } from '../transport/types.js';
 import { responseDestination } from '../transport/routing.js';
@@ -105,9 +106,9 @@ export class TransactionLayer {
   readonly #log: Logger;
   readonly #autoTrying: boolean;
   readonly #env: TxEnv;
-  readonly #clients = new Map<string, ClientTx>();
+  readonly #clients = new ChurnMap<string, ClientTx>();
   /** RFC 3261 branch (magic cookie) server transactions: one per key. */
-  readonly #servers = new Map<string, ServerTx>();
+  readonly #servers = new ChurnMap<string, ServerTx>();
   /** RFC 2543 server transactions: buckets by key, told apart by To tag. */
   readonly #legacy = new Map<string, ServerTx[]>();
   #legacyCount = 0;
