@@ -9,6 +9,7 @@
  *   npm run bench -- --parser          parser only
  *   npm run bench -- --sipp            SIPp only (TESTS=…, as ../shared/bench/run.sh)
  *   SIPD_NODE_FLAGS='--max-semi-space-size=4' npm run bench -- --sipp   node flags for sipd
+ *   SIPD_BENCH_KEEP_LOG=/tmp/sipd.log …  keep sipd's log (the working directory is removed)
  *   REPEAT=3 npm run bench             median of three rate searches
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,6 +80,10 @@ async function main(): Promise<number> {
     return r.status ?? 1;
   } finally {
     server.kill('SIGTERM');
+    await new Promise<void>((resolve) => (server.exitCode !== null ? resolve() : server.once('exit', () => resolve())));
+    // SIPD_BENCH_KEEP_LOG=FILE: sipd's log (with e.g. SIPD_NODE_FLAGS=--trace-gc-nvp) outlives the run.
+    const keep = process.env.SIPD_BENCH_KEEP_LOG;
+    if (keep !== undefined && keep !== '') fs.copyFileSync(logFile, keep);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
