@@ -17,9 +17,10 @@
  *   default ran one every 2.5 s. The price is memory under sustained load:
  *   up to three times the live heap of garbage before it is collected.
  *
- * An admin who wants other values sets them on node's command line or in
- * NODE_OPTIONS (`node --heap-growing-percent=100 bin/sipd …`): a flag named
- * there is left as it is. The figures are in docs/performance.md.
+ * An admin who wants other values sets them on node's command line
+ * (`node --heap-growing-percent=100 "$(command -v sipd)" …`; node refuses
+ * them in NODE_OPTIONS): a flag named there is left as it is. The figures are
+ * in docs/performance.md.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -42,10 +43,10 @@ export function v8FlagName(arg: string): string | undefined {
   return name;
 }
 
-/** The flags of {@link SERVER_GC_FLAGS} that neither node's command line nor NODE_OPTIONS names. */
-export function gcFlagsToApply(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+/** The flags of {@link SERVER_GC_FLAGS} that node's command line does not name. */
+export function gcFlagsToApply(execArgv: readonly string[]): string[] {
   const given = new Set<string>();
-  for (const arg of [...execArgv, ...(nodeOptions ?? '').split(/\s+/)]) {
+  for (const arg of execArgv) {
     const name = v8FlagName(arg);
     if (name !== undefined) given.add(name);
   }
@@ -53,8 +54,8 @@ export function gcFlagsToApply(execArgv: readonly string[], nodeOptions: string 
 }
 
 /** Sets the server's GC flags (see the module comment); returns the ones it set. */
-export function tuneServerGc(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env['NODE_OPTIONS']): string[] {
-  const flags = gcFlagsToApply(execArgv, nodeOptions);
+export function tuneServerGc(execArgv: readonly string[] = process.execArgv): string[] {
+  const flags = gcFlagsToApply(execArgv);
   for (const f of flags) setFlagsFromString(f);
   return flags;
 }
