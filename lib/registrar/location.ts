@@ -63,6 +63,12 @@ export interface RegisterUpdate {
   source: BindingSource;
   connId?: number | undefined;
   userAgent?: string | undefined;
+  /**
+   * A non-zero mark of the REGISTER's transaction (a hash of its Via branch),
+   * kept in every binding the request creates or refreshes: see
+   * {@link LocationService.madeBy}. 0 or absent: none.
+   */
+  txMark?: number | undefined;
   /** `Contact: *` with `Expires: 0`: remove every binding (subject to the Call-ID/CSeq rule). */
   wildcard?: boolean;
   /** The request's contacts; ignored when `wildcard` is set. */
@@ -125,6 +131,8 @@ class Rec implements Binding {
   deadline: number;
   /** Position in the expiry heap; -1 when not in it. */
   heapIndex = -1;
+  /** `RegisterUpdate.txMark` of the REGISTER that created or last refreshed it (a small integer: no boxed number). */
+  txMark = 0;
 
   constructor(aor: string, b: Omit<StoredBinding, 'aor'>, connId: number | undefined, deadline: number) {
     this.aor = aor;
@@ -220,6 +228,22 @@ export class LocationService {
     // The expiry timer may not have run yet (a busy loop); never hand out a dead binding.
     for (const r of list) if (r.deadline <= now) return list.filter((x) => x.deadline > now);
     return list;
+  }
+
+  /**
+   * The binding of `aor` that the REGISTER with this Call-ID, CSeq and
+   * transaction mark (`RegisterUpdate.txMark`) created or last refreshed, if it
+   * is still here. The registrar answers a retransmission of that REGISTER
+   * again with it, instead of taking the copy for a replayed nonce-count or an
+   * out-of-order CSeq, so the transaction layer keeps no state for it. O(1).
+   */
+  madeBy(aor: string, callId: string, cseq: number, txMark: number): Binding | undefined {
+    if (txMark === 0) return undefined;
+    const list = this.#byAor.get(aor);
+    if (list === undefined) return undefined;
+    const now = this.#clock.now();
+    for (const r of list) if (r.txMark === txMark && r.cseq === cseq && r.callId === callId && r.deadline > now) return r;
+    return undefined;
   }
 
   /** Seconds until `b` expires (for the 200 OK's `expires` parameters); 0 once in its grace period. */
@@ -434,6 +458,7 @@ export class LocationService {
           u.connId,
           now + expiresMs + this.graceMs,
         );
+        rec.txMark = u.txMark ?? 0;
         this.#heapPush(rec);
         next.push(rec);
         store?.upsert(toStored(rec));
@@ -453,6 +478,7 @@ export class LocationService {
       r.userAgent = userAgent;
       r.connId = u.connId;
       r.deadline = now + expiresMs + this.graceMs;
+      r.txMark = u.txMark ?? 0;
       this.#heapUpdate(r);
       next.push(r);
       store?.upsert(toStored(r));

@@ -20,7 +20,8 @@ import type { NameAddr } from '../sip/name-addr.js';
 import { indexOutsideQuotes, unquote } from '../sip/split.js';
 import { unescapeUser } from '../sip/uri.js';
 import type { Flow } from '../transport/types.js';
-import type { ServerTransaction } from '../transaction/types.js';
+import type { RespondOptions, ServerTransaction } from '../transaction/types.js';
+import { isRfc3261Branch } from '../transaction/key.js';
 import type { Client, Config } from '../config/types.js';
 import type { ContactChange, LocationService, Binding } from './location.js';
 import type { LocalDomains } from './domain.js';
@@ -53,6 +54,31 @@ export function secretFor(cfg: Config, username: string, source: string): string
   if (c === undefined || c.kind !== 'client' || c.secret === undefined) return undefined;
   if (c.permit !== undefined && !c.permit.allows(source)) return undefined;
   return c.secret;
+}
+
+/**
+ * How long after a REGISTER a copy of it counts as a retransmission: 64*T1,
+ * the client transaction's Timer F (RFC 3261 §17.1.2.2), after which the phone
+ * has given the request up.
+ */
+export const RETRANSMISSION_WINDOW_MS = 64 * 500;
+
+/** A 200 OK that made or refreshed bindings: the registrar itself recognises a retransmission of its REGISTER. */
+const RECOGNISED: RespondOptions = Object.freeze({ replayable: true, tuRecognisesRetransmissions: true });
+/** A 200 OK that left no binding of the request behind (a query, a removal): the transaction layer recognises retransmissions. */
+const REPLAYABLE: RespondOptions = Object.freeze({ replayable: true });
+
+/**
+ * A non-zero 30-bit mark of the request's transaction: FNV-1a of its RFC 3261
+ * Via branch (a small integer, kept in each binding without a boxed number);
+ * 0 for an RFC 2543 request, whose branch does not name its transaction.
+ */
+export function transactionMark(req: SipRequest): number {
+  const branch = req.via.branch;
+  if (!isRfc3261Branch(branch)) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < branch.length; i++) h = Math.imul(h ^ branch.charCodeAt(i), 0x01000193);
+  return ((h >>> 2) | 1) & 0x3fffffff;
 }
 
 export interface RegistrarOptions {
@@ -112,6 +138,11 @@ export class Registrar {
       return;
     }
     const client = findClient(cfg, user);
+    const txMark = transactionMark(req);
+    if (client !== undefined && this.#retransmission(req, flow, client.name, txMark)) {
+      stx.respond(this.#ok(req, this.#o.location.lookup(client.name)), RECOGNISED);
+      return;
+    }
 
     // Who is asking (RFC 3261 §22): the same challenge for every failure.
     const src = flow.remote.address;
@@ -143,6 +174,7 @@ export class Registrar {
         localPort: flow.local.port,
       },
       connId: flow.connId,
+      txMark,
       ...(ua !== undefined ? { userAgent: ua } : {}),
       ...(parsed === 'wildcard' ? { wildcard: true } : { contacts: parsed }),
     });
@@ -154,9 +186,32 @@ export class Registrar {
       }
       return;
     }
-    // Replayable: a retransmission within timer J gets the bindings as they are then
-    // (replay()), so the transaction layer keeps no copy of this response.
-    stx.respond(this.#ok(req, r.bindings), { replayable: true });
+    // A binding made or refreshed here carries the request's mark: the registrar
+    // recognises a retransmission itself (#retransmission) and the transaction
+    // layer keeps nothing. Otherwise the layer keeps the key and a retransmission
+    // within timer J gets the bindings as they are then (replay()).
+    const marked = txMark !== 0 && parsed !== 'wildcard' && parsed.some((c) => c.expires > 0);
+    stx.respond(this.#ok(req, r.bindings), marked ? RECOGNISED : REPLAYABLE);
+  }
+
+  /**
+   * A copy of a REGISTER that created or refreshed a binding of `aor` (same
+   * branch, Call-ID and CSeq) within {@link RETRANSMISSION_WINDOW_MS}, from the
+   * address that binding came from: the phone did not get the 200 OK. It gets
+   * the bindings again; no digest check (its nonce-count is used up) and no
+   * change. A copy from anywhere else goes on as a new request (and fails as a
+   * replay), so a spoofed one learns nothing.
+   */
+  #retransmission(req: SipRequest, flow: Flow, aor: string, txMark: number): boolean {
+    const b = this.#o.location.madeBy(aor, req.callId, req.cseq.seq, txMark);
+    if (b === undefined) return false;
+    const s = b.source;
+    return (
+      s.port === flow.remote.port &&
+      s.address === flow.remote.address &&
+      s.proto === flow.proto &&
+      this.#o.clock.wallNow() - b.registeredAt <= RETRANSMISSION_WINDOW_MS
+    );
   }
 
   /**

@@ -23,6 +23,8 @@ export abstract class ServerTransactionBase<S extends ServerInviteState | Server
   protected finalSent = false;
   /** The final response can be built again by the TU (`RespondOptions.replayable`). */
   protected replayable = false;
+  /** The TU answers retransmissions itself: nothing is parked (`RespondOptions.tuRecognisesRetransmissions`). */
+  protected tuRecognises = false;
 
   protected constructor(env: TxEnv, initial: S, key: string, request: SipRequest, flow: Flow) {
     const dest = responseDestination(request, flow);
@@ -41,7 +43,10 @@ export abstract class ServerTransactionBase<S extends ServerInviteState | Server
   }
 
   respond(res: SipResponse, opts?: RespondOptions): void {
-    if (opts?.replayable === true && res.status >= 200 && !this.finalSent) this.replayable = true;
+    if (opts !== undefined && res.status >= 200 && !this.finalSent) {
+      if (opts.replayable === true) this.replayable = true;
+      if (opts.tuRecognisesRetransmissions === true) this.tuRecognises = true;
+    }
     this.handle({ type: 'tu-send', msg: res });
   }
 

@@ -40,8 +40,9 @@ export class ServerNonInviteTransaction extends ServerTransactionBase<ServerNonI
         if (res.status < 200) {
           if (s === 'Trying') this.enter('Proceeding', ['stale']);
         } else if (!this.reliable && this.env.park !== undefined) {
-          // Completed lives on as a compact record in the layer (timer J there).
-          this.env.park(this.key, res, this.dest, this.replayable);
+          // Completed lives on as a compact record in the layer (timer J there),
+          // or not at all when the TU recognises retransmissions itself.
+          if (!this.tuRecognises) this.env.park(this.key, res, this.dest, this.replayable);
           this.enter('Terminated');
         } else {
           this.enter('Completed');

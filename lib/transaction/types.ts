@@ -50,6 +50,15 @@ export interface RespondOptions {
    * keep its text: a registrar's 200 OK is the bindings of the AOR as they are.
    */
   readonly replayable?: boolean;
+  /**
+   * The TU recognises a retransmission of this request by itself and answers
+   * it again (a registrar finds the REGISTER's branch, Call-ID and CSeq in the
+   * bindings it made), so a compact Completed state is not kept at all: with
+   * `compactCompleted` on UDP the transaction ends at its final response, and a
+   * retransmission reaches the TU as a new request. Without `compactCompleted`
+   * the transaction goes through Completed as usual.
+   */
+  readonly tuRecognisesRetransmissions?: boolean;
 }
 
 export interface ClientHandler {

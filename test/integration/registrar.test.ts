@@ -167,13 +167,48 @@ t.test('a retransmitted REGISTER within timer J gets the 200 OK again, with the 
   t.equal(again.cseq.seq, 2);
   t.same(again.getAll('contact'), first.getAll('contact'), 'the same binding');
   t.equal(server.location.lookup('alice').length, 1, 'nothing registered twice');
-  // Another REGISTER removes every binding of alice; the old request's retransmission then lists none.
+  t.same(server.transactionCount, { client: 0, server: 0 }, 'the registrar recognises retransmissions: no transaction state kept');
+  // Another REGISTER removes every binding of alice; the old request's retransmission is then a replay.
   const gone = await client.registerWithAuth({ user: 'alice', password: 'alice-pw', contacts: ['*'], expires: 0 });
   t.equal(gone.res.status, 200);
   const late = await client.send(text);
-  t.equal(late.status, 200);
-  t.same(late.getAll('contact'), [], 'the bindings as they are now: none');
+  t.equal(late.status, 401, 'no binding of that request is left: a nonce-count replay');
   t.equal(server.location.lookup('alice').length, 0, 'the retransmission did not register again');
+});
+
+t.test('a copy of a REGISTER from another address is no retransmission: a nonce-count replay', async (t) => {
+  const { client, server } = await setup(t);
+  const callId = client.newCallId();
+  const challenge = await client.send(client.register({ user: 'alice', callId, cseq: 1 }));
+  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
+  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
+  const text = client.register({ user: 'alice', callId, cseq: 2, expires: 600, authz });
+  t.equal((await client.send(text)).status, 200);
+  const other = await SipClient.open(server.address.port);
+  t.teardown(() => other.close());
+  const spoofed = await other.send(text);
+  t.equal(spoofed.status, 401, 'refused');
+  t.match(spoofed.get('www-authenticate'), /stale=true/);
+  t.equal(other.peer.received.length, 1, 'and nothing else: no 200 OK with the bindings');
+  t.equal(client.peer.received.length, 2, 'the phone gets nothing either');
+  t.equal(server.location.lookup('alice')[0]!.source.port, client.peer.port, 'the binding is unchanged');
+});
+
+t.test('a retransmitted unREGISTER within timer J gets the 200 OK again from the transaction layer', async (t) => {
+  const { client, server } = await setup(t);
+  const made = await client.registerWithAuth({ user: 'alice', password: 'alice-pw' });
+  t.equal(made.res.status, 200);
+  const challenge = await client.send(client.register({ user: 'alice', callId: made.callId, cseq: made.cseq + 1 }));
+  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
+  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
+  const text = client.register({ user: 'alice', callId: made.callId, cseq: made.cseq + 2, expires: 0, authz });
+  const first = await client.send(text);
+  t.equal(first.status, 200, first.reason);
+  t.equal(server.location.lookup('alice').length, 0);
+  t.equal(server.transactionCount.server, 1, 'no binding carries the request: the layer keeps its key');
+  const again = await client.send(text);
+  t.equal(again.status, 200, 'the retransmission is answered like the request');
+  t.same(again.getAll('contact'), [], 'no bindings');
 });
 
 t.test('a re-REGISTER from a new source port with the same Call-ID replaces the binding', async (t) => {

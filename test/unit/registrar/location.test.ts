@@ -196,6 +196,25 @@ t.test('CSeq ordering (RFC 3261 §10.3 step 7)', async (t) => {
   t.same(loc.lookup('e'), []);
 });
 
+t.test('madeBy: the binding a REGISTER (Call-ID, CSeq, transaction mark) created or last refreshed', async (t) => {
+  const { clock, loc } = setup();
+  t.equal(loc.madeBy('m', 'X', 1, 7), undefined, 'nothing registered');
+  loc.apply('m', reg([contact('sip:m@a'), contact('sip:m@b')], { callId: 'X', cseq: 1, txMark: 7 }));
+  t.same(uris([loc.madeBy('m', 'X', 1, 7)!]), ['sip:m@a'], 'found (the first of its bindings)');
+  t.equal(loc.madeBy('m', 'X', 1, 8), undefined, 'another transaction');
+  t.equal(loc.madeBy('m', 'X', 2, 7), undefined, 'another CSeq');
+  t.equal(loc.madeBy('m', 'Y', 1, 7), undefined, 'another Call-ID');
+  t.equal(loc.madeBy('n', 'X', 1, 7), undefined, 'another AOR');
+  t.equal(loc.madeBy('m', 'X', 1, 0), undefined, 'mark 0 is no mark');
+  loc.apply('m', reg([contact('sip:m@a')], { callId: 'X', cseq: 2, txMark: 9 }));
+  t.same(uris([loc.madeBy('m', 'X', 1, 7)!]), ['sip:m@b'], 'a refresh of one binding moves its mark; the other keeps the old one');
+  t.same(uris([loc.madeBy('m', 'X', 2, 9)!]), ['sip:m@a']);
+  loc.apply('m', reg([contact('sip:m@b')], { callId: 'X', cseq: 3 }));
+  t.equal(loc.madeBy('m', 'X', 1, 7), undefined, 'a refresh without a mark clears it');
+  clock.advance(3600_000 + loc.graceMs);
+  t.equal(loc.madeBy('m', 'X', 2, 9), undefined, 'an expired binding is no longer found');
+});
+
 t.test('+sip.instance / reg-id replaces the binding across a new URI and source port', async (t) => {
   const { loc, events, store } = setup();
   const inst = '<urn:uuid:00000000-0000-1000-8000-000A95A0E128>';

@@ -93,6 +93,27 @@ t.test('replayable without a replayResponse in the TU: the text is kept as for a
   t.same(transport.sent[1]!.msg.serialize(), transport.sent[0]!.msg.serialize(), 'the same bytes again');
 });
 
+t.test('tuRecognisesRetransmissions: nothing is parked, a retransmission reaches the TU as a new request', async (t) => {
+  const { clock, transport, tu, layer } = setup();
+  tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed' }), { replayable: true, tuRecognisesRetransmissions: true });
+  const req = request({ method: 'REGISTER', proto: 'udp' });
+  layer.receive(req, testFlow('udp'));
+  t.equal(tu.requests[0]!.stx!.state, 'Terminated', 'the transaction ended at its final response');
+  t.same(layer.size, { client: 0, server: 0 }, 'and left no record');
+  t.equal(clock.pending(), 0, 'nor a timer');
+  clock.advance(500);
+  layer.receive(req, testFlow('udp'));
+  t.equal(tu.requests.length, 2, 'the retransmission goes to the TU');
+  t.equal(transport.sent.length, 2, 'which answered it again');
+  const plain = setup({ compactAccepted: true });
+  plain.tu.onReq = (req, stx) => stx?.respond(createResponse(req, 200, { toTag: 'fixed' }), { tuRecognisesRetransmissions: true });
+  plain.layer.receive(req, testFlow('udp'));
+  t.equal(plain.tu.requests[0]!.stx!.state, 'Completed', 'without compactCompleted the transaction goes through Completed as usual');
+  plain.layer.receive(req, testFlow('udp'));
+  t.equal(plain.tu.requests.length, 1, 'and absorbs the retransmission');
+  t.equal(plain.transport.sent.length, 2, 'with the same response');
+});
+
 t.test('TCP transactions are not parked (J is 0 there); INVITE server transactions keep their FSM', async (t) => {
   const { tu, layer } = setup();
   layer.receive(request({ method: 'OPTIONS', proto: 'tcp' }), testFlow('tcp', undefined, 7));
