@@ -1,11 +1,11 @@
 /**
- * The nonce-count table of {@link NonceService}: per nonce its issue time, the
- * highest count seen and the 32-bit window below it, in typed arrays — no
- * JavaScript object, string or Map entry per nonce. A busy server tracks up to
- * 100,000 nonces (every authenticated call and REGISTER uses a fresh one);
- * as objects they were ~150 bytes and three heap objects each, which every
- * mark-compact had to walk. Here an entry is 24 bytes of table (at most half
- * full) plus 16 bytes of FIFO.
+ * The nonce-count table of {@link NonceService}: per nonce the highest count
+ * seen and the 32-bit window below it, in typed arrays — no JavaScript object,
+ * string or Map entry per nonce. A busy server tracks up to 100,000 nonces
+ * (every authenticated call and REGISTER uses a fresh one); as objects they
+ * were ~150 bytes and three heap objects each, which every mark-compact had to
+ * walk. Here an entry costs 33 bytes per slot (16 of table, 1 of occupancy, 16
+ * of insertion-order ring) at a load of 3/8 to 3/4: 44–88 bytes.
  *
  * Entries are keyed by a 64-bit fingerprint of the nonce: its 8 random bytes
  * (from a CSPRNG at issue) folded with its issue time. Only nonces whose MAC
@@ -14,28 +14,24 @@
  * be one refused count (the client gets `stale=true` and a fresh nonce).
  *
  * Open addressing with linear probing and backward-shift deletion; the table
- * doubles at half load and halves when it is mostly empty. Entries leave only
+ * doubles at 3/4 load and halves when it is mostly empty. Entries leave only
  * from the front of the insertion order (expiry, eviction), which a ring of
- * fingerprints keeps.
+ * fingerprints and issue times keeps.
  */
 
 const MIN_CAPACITY = 1024;
+/** Words per table slot: fingerprint low, high, highest count, window. */
+const W = 4;
 
 export class NonceCountTable {
   #cap = MIN_CAPACITY;
   #mask = MIN_CAPACITY - 1;
   #used = new Uint8Array(MIN_CAPACITY);
-  #lo = new Uint32Array(MIN_CAPACITY);
-  #hi = new Uint32Array(MIN_CAPACITY);
-  #issued = new Float64Array(MIN_CAPACITY);
-  /** Highest count seen. */
-  #max = new Uint32Array(MIN_CAPACITY);
-  /** Bit i set: count `max - 1 - i` was seen. */
-  #win = new Uint32Array(MIN_CAPACITY);
+  /** Slot i at i*W: fingerprint low, high; highest count seen; bit k of the window set: count `max - 1 - k` was seen. */
+  #slots = new Uint32Array(MIN_CAPACITY * W);
   #size = 0;
-  // The insertion order: a ring of fingerprints and issue times.
-  #rLo = new Uint32Array(MIN_CAPACITY);
-  #rHi = new Uint32Array(MIN_CAPACITY);
+  // The insertion order: a ring of fingerprints (low, high) and issue times.
+  #rFp = new Uint32Array(MIN_CAPACITY * 2);
   #rIssued = new Float64Array(MIN_CAPACITY);
   #rHead = 0;
 
@@ -43,44 +39,43 @@ export class NonceCountTable {
     return this.#size;
   }
 
+  /** Slots in the table (for tests and memory figures). */
+  get capacity(): number {
+    return this.#cap;
+  }
+
   /** The slot of fingerprint (lo, hi), or -1. */
   find(lo: number, hi: number): number {
+    const t = this.#slots;
     let i = mix(lo, hi) & this.#mask;
     while (this.#used[i] === 1) {
-      if (this.#lo[i] === lo && this.#hi[i] === hi) return i;
+      if (t[i * W] === lo && t[i * W + 1] === hi) return i;
       i = (i + 1) & this.#mask;
     }
     return -1;
   }
 
   max(slot: number): number {
-    return this.#max[slot]!;
+    return this.#slots[slot * W + 2]!;
   }
 
   window(slot: number): number {
-    return this.#win[slot]!;
+    return this.#slots[slot * W + 3]!;
   }
 
   update(slot: number, max: number, window: number): void {
-    this.#max[slot] = max;
-    this.#win[slot] = window;
+    this.#slots[slot * W + 2] = max;
+    this.#slots[slot * W + 3] = window;
   }
 
   /** Adds a fingerprint that is not in the table, newest in the insertion order. */
   insert(lo: number, hi: number, issued: number, max: number, window: number): void {
-    if ((this.#size + 1) * 2 > this.#cap) this.#resize(this.#cap * 2);
-    let i = mix(lo, hi) & this.#mask;
-    while (this.#used[i] === 1) i = (i + 1) & this.#mask;
-    this.#used[i] = 1;
-    this.#lo[i] = lo;
-    this.#hi[i] = hi;
-    this.#issued[i] = issued;
-    this.#max[i] = max;
-    this.#win[i] = window;
-    // The ring has the table's capacity, at least twice the size: there is room.
+    if ((this.#size + 1) * 4 > this.#cap * 3) this.#resize(this.#cap * 2);
+    this.#place(lo, hi, max, window);
+    // The ring has the table's capacity, more than the size: there is room.
     const at = (this.#rHead + this.#size) & this.#mask;
-    this.#rLo[at] = lo;
-    this.#rHi[at] = hi;
+    this.#rFp[at * 2] = lo;
+    this.#rFp[at * 2 + 1] = hi;
     this.#rIssued[at] = issued;
     this.#size++;
   }
@@ -95,7 +90,7 @@ export class NonceCountTable {
     if (this.#size === 0) return undefined;
     const h = this.#rHead;
     const issued = this.#rIssued[h]!;
-    this.#delete(this.#rLo[h]!, this.#rHi[h]!);
+    this.#delete(this.#rFp[h * 2]!, this.#rFp[h * 2 + 1]!);
     this.#rHead = (h + 1) & this.#mask;
     this.#size--;
     if (this.#cap > MIN_CAPACITY && this.#size * 8 < this.#cap) this.#resize(this.#cap / 2);
@@ -108,59 +103,56 @@ export class NonceCountTable {
     this.#resize(MIN_CAPACITY);
   }
 
+  /** Puts an entry in its first free slot from home (the caller made room). */
+  #place(lo: number, hi: number, max: number, window: number): void {
+    let i = mix(lo, hi) & this.#mask;
+    while (this.#used[i] === 1) i = (i + 1) & this.#mask;
+    this.#used[i] = 1;
+    const t = this.#slots;
+    t[i * W] = lo;
+    t[i * W + 1] = hi;
+    t[i * W + 2] = max;
+    t[i * W + 3] = window;
+  }
+
   /** Backward-shift deletion (no tombstones): later entries of the probe run move up. */
   #delete(lo: number, hi: number): void {
     let i = this.find(lo, hi);
     if (i < 0) return;
     const m = this.#mask;
+    const t = this.#slots;
     let j = i;
     for (;;) {
       j = (j + 1) & m;
       if (this.#used[j] !== 1) break;
-      const home = mix(this.#lo[j]!, this.#hi[j]!) & m;
+      const home = mix(t[j * W]!, t[j * W + 1]!) & m;
       // Move j into the hole at i unless its home lies cyclically in (i, j].
       if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
-      this.#lo[i] = this.#lo[j]!;
-      this.#hi[i] = this.#hi[j]!;
-      this.#issued[i] = this.#issued[j]!;
-      this.#max[i] = this.#max[j]!;
-      this.#win[i] = this.#win[j]!;
+      t.copyWithin(i * W, j * W, j * W + W);
       i = j;
     }
     this.#used[i] = 0;
   }
 
   #resize(cap: number): void {
-    const old = { used: this.#used, lo: this.#lo, hi: this.#hi, issued: this.#issued, max: this.#max, win: this.#win };
-    const ring = { lo: this.#rLo, hi: this.#rHi, issued: this.#rIssued, head: this.#rHead, mask: this.#mask };
+    const used = this.#used;
+    const slots = this.#slots;
+    const ring = { fp: this.#rFp, issued: this.#rIssued, head: this.#rHead, mask: this.#mask };
     this.#cap = cap;
     this.#mask = cap - 1;
     this.#used = new Uint8Array(cap);
-    this.#lo = new Uint32Array(cap);
-    this.#hi = new Uint32Array(cap);
-    this.#issued = new Float64Array(cap);
-    this.#max = new Uint32Array(cap);
-    this.#win = new Uint32Array(cap);
-    this.#rLo = new Uint32Array(cap);
-    this.#rHi = new Uint32Array(cap);
+    this.#slots = new Uint32Array(cap * W);
+    this.#rFp = new Uint32Array(cap * 2);
     this.#rIssued = new Float64Array(cap);
     this.#rHead = 0;
     for (let k = 0; k < this.#size; k++) {
       const r = (ring.head + k) & ring.mask;
-      this.#rLo[k] = ring.lo[r]!;
-      this.#rHi[k] = ring.hi[r]!;
+      this.#rFp[k * 2] = ring.fp[r * 2]!;
+      this.#rFp[k * 2 + 1] = ring.fp[r * 2 + 1]!;
       this.#rIssued[k] = ring.issued[r]!;
     }
-    for (let s = 0; s < old.used.length; s++) {
-      if (old.used[s] !== 1) continue;
-      let i = mix(old.lo[s]!, old.hi[s]!) & this.#mask;
-      while (this.#used[i] === 1) i = (i + 1) & this.#mask;
-      this.#used[i] = 1;
-      this.#lo[i] = old.lo[s]!;
-      this.#hi[i] = old.hi[s]!;
-      this.#issued[i] = old.issued[s]!;
-      this.#max[i] = old.max[s]!;
-      this.#win[i] = old.win[s]!;
+    for (let s = 0; s < used.length; s++) {
+      if (used[s] === 1) this.#place(slots[s * W]!, slots[s * W + 1]!, slots[s * W + 2]!, slots[s * W + 3]!);
     }
   }
 }

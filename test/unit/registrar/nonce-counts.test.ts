@@ -79,7 +79,10 @@ t.test('100,000 entries: grows, finds them all, shrinks when emptied, clear()', 
   const rnd = prng(7);
   const lo = Array.from({ length: 100_000 }, () => Math.floor(rnd() * 2 ** 32));
   const hi = Array.from({ length: 100_000 }, () => Math.floor(rnd() * 2 ** 32));
-  for (let i = 0; i < 100_000; i++) table.insert(lo[i]!, hi[i]!, i, 1, 0);
+  for (let i = 0; i < 100_000; i++) {
+    table.insert(lo[i]!, hi[i]!, i, 1, 0);
+    if (i === 9_999) t.equal(table.capacity, 16_384, '10,000 entries fit in 16,384 slots (load up to 3/4)');
+  }
   t.equal(table.size, 100_000);
   let found = 0;
   for (let i = 0; i < 100_000; i++) if (table.find(lo[i]!, hi[i]!) >= 0) found++;
@@ -88,6 +91,7 @@ t.test('100,000 entries: grows, finds them all, shrinks when emptied, clear()', 
   for (let i = 0; i < 99_990; i++) if (table.removeOldest() !== i) outOfOrder++;
   t.equal(outOfOrder, 0, 'removed oldest first');
   t.equal(table.size, 10);
+  t.equal(table.capacity, 1024, 'shrunk back to the minimum');
   t.equal(table.oldestIssued(), 99_990);
   t.ok(table.find(lo[99_995]!, hi[99_995]!) >= 0, 'the rest is still found after shrinking');
   t.equal(table.find(lo[5]!, hi[5]!), -1, 'removed ones are gone');
