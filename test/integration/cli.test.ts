@@ -49,6 +49,7 @@ t.test('runs with the original flags (-cc, -c, -s), answers OPTIONS, -d dumps me
   t.match(p.stdout(), /SEND UDP 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ \(\d+ bytes\)\nSIP\/2\.0 200 OK/);
   t.match(p.stdout(), /shutting down signal=SIGTERM/);
   t.match(p.stdout(), /V8 garbage collector set for a server .*flags="--no-allocation-site-pretenuring --heap-growing-percent=300"/, 'the GC flags, in the debug log');
+  t.match(p.stdout(), /heap collected after start-up beforeMB=[\d.]+ afterMB=[\d.]+ ms=\d+/, 'the collection after start-up, in the debug log');
 });
 
 t.test('SIGINT exits 0 too', async (t) => {

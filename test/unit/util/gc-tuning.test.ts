@@ -1,6 +1,7 @@
 // The server's V8 GC flags: set unless the admin chose them on node's command line.
 import t from 'tap';
-import { SERVER_GC_FLAGS, gcFlagsToApply, tuneServerGc, v8FlagName } from '../../../lib/util/gc-tuning.js';
+import { runInNewContext } from 'node:vm';
+import { SERVER_GC_FLAGS, collectOnce, gcFlagsToApply, tuneServerGc, v8FlagName } from '../../../lib/util/gc-tuning.js';
 
 const ALL = SERVER_GC_FLAGS.map((f) => f.flag);
 
@@ -33,4 +34,21 @@ t.test('tuneServerGc hands the flags to V8 and reports them', async (t) => {
   // Setting them here is harmless: they only steer the collector of this test process.
   t.same(tuneServerGc([]), ALL);
   t.same(tuneServerGc(['--heap-growing-percent=300', '--no-allocation-site-pretenuring']), [], 'nothing left to set');
+});
+
+t.test('collectOnce: one full collection, measured; no gc global is left behind', async (t) => {
+  // Garbage the collection must find: 20 MB of arrays nothing refers to any more.
+  let junk: number[][] | undefined = Array.from({ length: 200 }, () => new Array<number>(12_500).fill(1.5));
+  t.equal(junk.length, 200);
+  junk = undefined;
+  let tick = 0;
+  const c = collectOnce(() => (tick += 7));
+  if (c === undefined) {
+    t.fail('V8 offered no gc function');
+    return;
+  }
+  t.equal(c.ms, 7, 'timed with the clock given');
+  t.ok(c.beforeBytes - c.afterBytes > 10 * 1048576, `the garbage was collected (${c.beforeBytes} -> ${c.afterBytes} bytes)`);
+  t.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'this context has no gc global');
+  t.equal(runInNewContext('typeof gc'), 'undefined', 'and contexts made later have none either: the flag is off again');
 });
