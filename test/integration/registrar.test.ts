@@ -150,14 +150,22 @@ t.test('several contacts with q; Contact: * with Expires: 0; out-of-order CSeq r
   t.equal(server.location.lookup('alice').length, 0, 'every binding removed');
 });
 
+/**
+ * A REGISTER of alice with credentials for a fresh challenge (got with CSeq `cseq - 1`): one
+ * text, to send as often as a test needs — the same branch, nonce and nonce count each time.
+ */
+async function authorizedRegister(client: SipClient, o: { callId: string; cseq: number; expires: number }): Promise<string> {
+  const challenge = await client.send(client.register({ user: 'alice', callId: o.callId, cseq: o.cseq - 1 }));
+  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
+  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
+  return client.register({ user: 'alice', callId: o.callId, cseq: o.cseq, expires: o.expires, authz });
+}
+
 t.test('a retransmitted REGISTER within timer J gets the 200 OK again, with the bindings as they are then', async (t) => {
   const { client, server } = await setup(t);
   const callId = client.newCallId();
-  const challenge = await client.send(client.register({ user: 'alice', callId, cseq: 1 }));
-  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
-  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
-  // One text, sent three times: the same branch, nonce and nonce count (a replay for the digest check).
-  const text = client.register({ user: 'alice', callId, cseq: 2, expires: 600, authz });
+  // One text, sent several times: a replay for the digest check.
+  const text = await authorizedRegister(client, { callId, cseq: 2, expires: 600 });
   const first = await client.send(text);
   t.equal(first.status, 200, first.reason);
   t.equal(first.getAll('contact').length, 1);
@@ -178,11 +186,7 @@ t.test('a retransmitted REGISTER within timer J gets the 200 OK again, with the 
 
 t.test('a copy of a REGISTER from another address is no retransmission: a nonce-count replay', async (t) => {
   const { client, server } = await setup(t);
-  const callId = client.newCallId();
-  const challenge = await client.send(client.register({ user: 'alice', callId, cseq: 1 }));
-  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
-  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
-  const text = client.register({ user: 'alice', callId, cseq: 2, expires: 600, authz });
+  const text = await authorizedRegister(client, { callId: client.newCallId(), cseq: 2, expires: 600 });
   t.equal((await client.send(text)).status, 200);
   const other = await SipClient.open(server.address.port);
   t.teardown(() => other.close());
@@ -198,10 +202,7 @@ t.test('a retransmitted unREGISTER within timer J gets the 200 OK again from the
   const { client, server } = await setup(t);
   const made = await client.registerWithAuth({ user: 'alice', password: 'alice-pw' });
   t.equal(made.res.status, 200);
-  const challenge = await client.send(client.register({ user: 'alice', callId: made.callId, cseq: made.cseq + 1 }));
-  const ch = challenge.getAll('www-authenticate').map(parseChallenge)[0]!;
-  const authz = authorization(ch, { username: 'alice', password: 'alice-pw', method: 'REGISTER', uri: 'sip:127.0.0.1' });
-  const text = client.register({ user: 'alice', callId: made.callId, cseq: made.cseq + 2, expires: 0, authz });
+  const text = await authorizedRegister(client, { callId: made.callId, cseq: made.cseq + 2, expires: 0 });
   const first = await client.send(text);
   t.equal(first.status, 200, first.reason);
   t.equal(server.location.lookup('alice').length, 0);
