@@ -22,6 +22,7 @@ import { unescapeUser } from '../sip/uri.js';
 import type { Flow } from '../transport/types.js';
 import type { RespondOptions, ServerTransaction } from '../transaction/types.js';
 import { isRfc3261Branch } from '../transaction/key.js';
+import { createTimerConfig } from '../transaction/timers.js';
 import type { Client, Config } from '../config/types.js';
 import type { ContactChange, LocationService, Binding } from './location.js';
 import type { LocalDomains } from './domain.js';
@@ -57,11 +58,12 @@ export function secretFor(cfg: Config, username: string, source: string): string
 }
 
 /**
- * How long after a REGISTER a copy of it counts as a retransmission: 64*T1,
- * the client transaction's Timer F (RFC 3261 §17.1.2.2), after which the phone
- * has given the request up.
+ * How long after a REGISTER a copy of it counts as a retransmission: the
+ * phone's Timer F (64*T1 with the RFC's default T1, RFC 3261 §17.1.2.2), after
+ * which it has given the request up. The phone's timer, not sipd's: taken from
+ * the default timer table, whatever T1 sipd's own transaction layer runs with.
  */
-export const RETRANSMISSION_WINDOW_MS = 64 * 500;
+export const RETRANSMISSION_WINDOW_MS = createTimerConfig().F;
 
 /** A 200 OK that made or refreshed bindings: the registrar itself recognises a retransmission of its REGISTER. */
 const RECOGNISED: RespondOptions = Object.freeze({ replayable: true, tuRecognisesRetransmissions: true });
